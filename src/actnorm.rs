@@ -1,0 +1,1 @@
+//! actnorm (in progress)

@@ -1,0 +1,1 @@
+//! conv1x1 (in progress)

@@ -1,0 +1,1 @@
+//! coupling (in progress)

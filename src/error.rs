@@ -1,0 +1,102 @@
+//! The crate's one error type.
+
+use std::fmt;
+
+/// Result alias used by every fallible function of the crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong when building or applying a bijector.
+///
+/// Every variant says what was wrong and, for data, where (row and column of the batch).
+///
+/// ```
+/// use bijectors::{Bijector, Error, Exp};
+/// use ndarray::array;
+///
+/// let err = Exp.inverse(array![[1.0_f64, -2.0]].view()).unwrap_err();
+/// assert!(matches!(err, Error::OutOfDomain { row: 0, col: 1, .. }));
+/// assert!(err.to_string().contains("row 0, column 1"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A batch with no rows was passed.
+    EmptyBatch,
+    /// The batch (or a parameter) has the wrong width.
+    WidthMismatch {
+        /// What the width had to be.
+        expected: usize,
+        /// What was passed.
+        got: usize,
+    },
+    /// The input holds a NaN or an infinity.
+    NonFinite {
+        /// Which map or quantity was being evaluated.
+        context: &'static str,
+        /// Row of the offending entry.
+        row: usize,
+        /// Column of the offending entry.
+        col: usize,
+    },
+    /// An input lies outside the domain where the map is defined.
+    OutOfDomain {
+        /// Which map was being evaluated.
+        context: &'static str,
+        /// Row of the offending entry.
+        row: usize,
+        /// Column of the offending entry.
+        col: usize,
+        /// The offending value.
+        value: f64,
+        /// The domain, in words (for example `"(0, 1)"`).
+        domain: &'static str,
+    },
+    /// The map produced a NaN or infinity from finite input (overflow).
+    Overflow {
+        /// Which map was being evaluated.
+        context: &'static str,
+        /// Row of the offending output entry.
+        row: usize,
+        /// Column of the offending output entry.
+        col: usize,
+    },
+    /// A matrix that must be invertible is singular (or numerically so).
+    SingularMatrix {
+        /// Which matrix.
+        context: &'static str,
+    },
+    /// A vector that should be a permutation of `0..n` is not.
+    InvalidPermutation(String),
+    /// A coupling mask is unusable.
+    InvalidMask(String),
+    /// A parameter or configuration value is invalid.
+    InvalidParameter(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::EmptyBatch => write!(f, "empty batch: expected at least one row"),
+            Error::WidthMismatch { expected, got } => {
+                write!(f, "width mismatch: expected {expected} columns, got {got}")
+            }
+            Error::NonFinite { context, row, col } => {
+                write!(f, "{context}: non-finite value (NaN or inf) at row {row}, column {col}")
+            }
+            Error::OutOfDomain { context, row, col, value, domain } => write!(
+                f,
+                "{context}: value {value} at row {row}, column {col} is outside the domain {domain}"
+            ),
+            Error::Overflow { context, row, col } => write!(
+                f,
+                "{context}: result overflowed to a non-finite value at row {row}, column {col}"
+            ),
+            Error::SingularMatrix { context } => write!(f, "{context}: matrix is singular"),
+            Error::InvalidPermutation(msg) => write!(f, "invalid permutation: {msg}"),
+            Error::InvalidMask(msg) => write!(f, "invalid mask: {msg}"),
+            Error::InvalidParameter(msg) => write!(f, "invalid parameter: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,91 @@
+//! The scalar types the crate computes in: `f32` and `f64`.
+
+use ndarray::{LinalgScalar, ScalarOperand};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// With the `lapack` feature, the scalar must also be a LAPACK scalar.
+#[cfg(feature = "lapack")]
+pub trait LapackBound: ndarray_linalg::Lapack + ndarray_linalg::Scalar<Real = Self> {}
+#[cfg(feature = "lapack")]
+impl<T: ndarray_linalg::Lapack + ndarray_linalg::Scalar<Real = T>> LapackBound for T {}
+/// Without the `lapack` feature this bound is empty.
+#[cfg(not(feature = "lapack"))]
+pub trait LapackBound {}
+#[cfg(not(feature = "lapack"))]
+impl<T> LapackBound for T {}
+
+/// Floating-point scalar of the crate: implemented for `f32` and `f64` only (sealed).
+///
+/// It gathers the bounds the layers need (num-traits arithmetic, ndarray's matrix products and
+/// scalar operands, thread safety) plus two conversions that cannot fail for these two types.
+///
+/// ```
+/// use bijectors::Float;
+/// fn half<F: Float>(x: F) -> F { x * F::of(0.5) }
+/// assert_eq!(half(3.0_f32), 1.5);
+/// assert_eq!(half(3.0_f64).to_f64(), 1.5);
+/// ```
+pub trait Float:
+    num_traits::Float
+    + num_traits::FloatConst
+    + LinalgScalar
+    + ScalarOperand
+    + LapackBound
+    + Debug
+    + Display
+    + Default
+    + Send
+    + Sync
+    + Sum
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + sealed::Sealed
+    + 'static
+{
+    /// Converts an `f64` constant to this type (rounding for `f32`).
+    fn of(x: f64) -> Self;
+    /// Converts to `f64` (exact for both types).
+    fn to_f64(self) -> f64;
+    /// Machine epsilon of this type, as `f64`.
+    const EPS: f64;
+    /// Draws one standard normal variate.
+    fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self;
+}
+
+impl Float for f32 {
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    const EPS: f64 = f32::EPSILON as f64;
+    fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        StandardNormal.sample(rng)
+    }
+}
+
+impl Float for f64 {
+    fn of(x: f64) -> Self {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    const EPS: f64 = f64::EPSILON;
+    fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        StandardNormal.sample(rng)
+    }
+}

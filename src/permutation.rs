@@ -1,0 +1,1 @@
+//! permutation (in progress)
