@@ -29,10 +29,10 @@ pub use error::{Error, Result};
 pub use float::Float;
 pub use image::ImageShape;
 pub use affine::Affine;
-// pub use chain::Chain;
-// pub use invert::Invert;
-// pub use distribution::{BaseDistribution, Normal, StandardNormal};
-// pub use flow::Flow;
+pub use chain::Chain;
+pub use invert::Invert;
+pub use distribution::{BaseDistribution, Normal, StandardNormal};
+pub use flow::Flow;
 // re-exports of the helpers' layers (each helper uncomments and fills its own line)
 // pub use conv1x1::...;
 // pub use coupling::...;

@@ -1,0 +1,128 @@
+//! [`Conditioner`]: the network inside a coupling layer, and the [`Tape`] its recording pass keeps.
+
+use crate::error::Result;
+use crate::float::Float;
+use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
+
+/// A trainable map from a batch `(n, input_dim)` to a batch `(n, output_dim)`, one sample a row.
+///
+/// A coupling layer gives its conditioner the pass-through coordinates of each row and reads the
+/// shift (and log-scale) of the transformed coordinates from the output. The trait is object
+/// safe, so a coupling can hold a `Box<dyn Conditioner<F>>`.
+///
+/// Implementations validate their input (width, empty batch, NaN/inf) and their output
+/// (overflow) and return an [`Error`](crate::Error) instead of panicking.
+///
+/// Gradients: [`forward_recorded`](Conditioner::forward_recorded) returns, next to the output, a
+/// [`Tape`] with the intermediate arrays a vector-Jacobian product needs (for an [`Mlp`]: the
+/// hidden pre-activations). A backward pass is meant to take the input batch, that tape and
+/// `∂L/∂out`, add `∂L/∂θ` into a buffer shaped like [`params`](Conditioner::params) and return
+/// `∂L/∂in`; it is not part of the trait yet.
+///
+/// [`Mlp`]: crate::nn::Mlp
+///
+/// ```
+/// use bijectors::nn::{Activation, Conditioner, Mlp, MlpConfig};
+/// use rand::{rngs::StdRng, SeedableRng};
+///
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let net: Box<dyn Conditioner<f64>> =
+///     Box::new(MlpConfig::new(3, vec![8], 4).activation(Activation::Tanh).build::<f64, _>(&mut rng).unwrap());
+/// assert_eq!((net.input_dim(), net.output_dim()), (3, 4));
+/// let out = net.forward(ndarray::Array2::ones((5, 3)).view()).unwrap();
+/// assert_eq!(out.dim(), (5, 4));
+/// assert!(out.iter().all(|&v| v == 0.0)); // the last layer starts at zero
+/// assert_eq!(net.num_params(), 3 * 8 + 8 + 8 * 4 + 4);
+/// ```
+pub trait Conditioner<F: Float>: Send + Sync {
+    /// Width of the input rows.
+    fn input_dim(&self) -> usize;
+
+    /// Width of the output rows.
+    fn output_dim(&self) -> usize;
+
+    /// The network applied to every row of `x` (shape `(n, input_dim)` → `(n, output_dim)`).
+    fn forward(&self, x: ArrayView2<F>) -> Result<Array2<F>>;
+
+    /// Like [`forward`](Conditioner::forward), also returning what a backward pass needs.
+    fn forward_recorded(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Tape<F>)>;
+
+    /// The trainable parameters, in a fixed order documented by the implementation.
+    fn params(&self) -> Vec<ArrayViewD<'_, F>>;
+
+    /// Mutable views of the parameters, in the order of [`params`](Conditioner::params).
+    fn params_mut(&mut self) -> Vec<ArrayViewMutD<'_, F>>;
+
+    /// Total number of scalar parameters.
+    fn num_params(&self) -> usize {
+        self.params().iter().map(|p| p.len()).sum()
+    }
+}
+
+impl<F: Float, C: Conditioner<F> + ?Sized> Conditioner<F> for Box<C> {
+    fn input_dim(&self) -> usize {
+        (**self).input_dim()
+    }
+    fn output_dim(&self) -> usize {
+        (**self).output_dim()
+    }
+    fn forward(&self, x: ArrayView2<F>) -> Result<Array2<F>> {
+        (**self).forward(x)
+    }
+    fn forward_recorded(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Tape<F>)> {
+        (**self).forward_recorded(x)
+    }
+    fn params(&self) -> Vec<ArrayViewD<'_, F>> {
+        (**self).params()
+    }
+    fn params_mut(&mut self) -> Vec<ArrayViewMutD<'_, F>> {
+        (**self).params_mut()
+    }
+    fn num_params(&self) -> usize {
+        (**self).num_params()
+    }
+}
+
+/// The intermediate arrays of one recorded forward pass, in the order the conditioner pushed
+/// them (each implementation documents what it keeps). The input batch is not copied into the
+/// tape: the caller still has it.
+///
+/// ```
+/// use bijectors::nn::{Conditioner, MlpConfig};
+/// use rand::{rngs::StdRng, SeedableRng};
+///
+/// let mut rng = StdRng::seed_from_u64(1);
+/// let net = MlpConfig::new(2, vec![5, 3], 1).build::<f64, _>(&mut rng).unwrap();
+/// let x = ndarray::array![[0.5, -1.0], [2.0, 0.0]];
+/// let (out, tape) = net.forward_recorded(x.view()).unwrap();
+/// assert_eq!(out, net.forward(x.view()).unwrap());
+/// // one pre-activation per hidden layer
+/// assert_eq!(tape.arrays().len(), 2);
+/// assert_eq!(tape.arrays()[1].dim(), (2, 3));
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Tape<F> {
+    arrays: Vec<Array2<F>>,
+}
+
+impl<F> Tape<F> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Self { arrays: Vec::new() }
+    }
+
+    /// Appends an intermediate array.
+    pub fn push(&mut self, a: Array2<F>) {
+        self.arrays.push(a);
+    }
+
+    /// The recorded arrays, in the order pushed.
+    pub fn arrays(&self) -> &[Array2<F>] {
+        &self.arrays
+    }
+
+    /// Takes the recorded arrays out of the tape.
+    pub fn into_arrays(self) -> Vec<Array2<F>> {
+        self.arrays
+    }
+}
