@@ -19,7 +19,7 @@ use rand::Rng;
 ///
 /// let base = StandardNormal::new(3).unwrap();
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-/// let z = base.sample(5, &mut rng).unwrap();
+/// let z: ndarray::Array2<f64> = base.sample(5, &mut rng).unwrap();
 /// assert_eq!(z.dim(), (5, 3));
 /// assert_eq!(base.log_prob(z.view()).unwrap().len(), 5);
 /// ```
