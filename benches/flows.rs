@@ -1,1 +1,98 @@
-fn main(){}
+//! Criterion benches of the reference workloads (../shared/bench/WORKLOADS.md), f32.
+//!
+//! Ids are `<case>/<op>/<shape>_T<threads>` so that `bench/criterion_records.py` can turn the results
+//! into the record format of the PyTorch / JAX references for a side-by-side table.
+
+use bijectors::{
+    presets, Bijector, Chain, Float, Flow, ImageShape, Invertible1x1Conv, StandardNormal,
+};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use ndarray::Array2;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::hint::black_box;
+use std::time::Duration;
+
+/// Threads used by this crate's kernels (single-threaded matrixmultiply).
+const THREADS: usize = 1;
+
+fn id(op: &str, shape: &[usize]) -> BenchmarkId {
+    let shape: Vec<String> = shape.iter().map(|s| s.to_string()).collect();
+    BenchmarkId::new(op, format!("{}_T{THREADS}", shape.join("x")))
+}
+
+/// Moves every parameter off the identity start so the timings see a generic flow.
+fn perturb(b: &mut dyn Bijector<f32>, rng: &mut StdRng) {
+    for mut p in b.params_mut() {
+        p.mapv_inplace(|v| v + 0.05 * f32::standard_normal(rng));
+    }
+}
+
+fn vector_flow(c: &mut Criterion, case: &str, chain: Chain<f32>, n: usize, d: usize) {
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut chain = chain;
+    perturb(&mut chain, &mut rng);
+    let flow = Flow::new(StandardNormal::new(d).unwrap(), chain).unwrap();
+    let x = Array2::from_shape_simple_fn((n, d), || f32::standard_normal(&mut rng));
+    let shape = [n, d];
+    let mut group = c.benchmark_group(case);
+    group.bench_function(id("log_prob", &shape), |b| {
+        b.iter(|| flow.log_prob(black_box(x.view())).unwrap())
+    });
+    group.bench_function(id("sample", &shape), |b| {
+        let mut rng = StdRng::seed_from_u64(1);
+        b.iter(|| flow.sample(n, &mut rng).unwrap())
+    });
+    group.bench_function(id("forward", &shape), |b| {
+        b.iter(|| {
+            flow.bijector()
+                .forward_and_log_det(black_box(x.view()))
+                .unwrap()
+        })
+    });
+    group.bench_function(id("inverse", &shape), |b| {
+        b.iter(|| {
+            flow.bijector()
+                .inverse_and_log_det(black_box(x.view()))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn moons(c: &mut Criterion) {
+    let chain = presets::moons(&mut StdRng::seed_from_u64(0)).unwrap();
+    vector_flow(c, "moons", chain, 512, 2);
+}
+
+fn tabular64(c: &mut Criterion) {
+    let chain = presets::tabular64(&mut StdRng::seed_from_u64(0)).unwrap();
+    vector_flow(c, "tabular64", chain, 1024, 64);
+}
+
+fn inv1x1(c: &mut Criterion) {
+    let (n, ch, h, w) = (64, 48, 16, 16);
+    let mut rng = StdRng::seed_from_u64(0);
+    let conv =
+        Invertible1x1Conv::<f32>::lu_random(ImageShape::new(ch, h, w).unwrap(), &mut rng).unwrap();
+    let x = Array2::from_shape_simple_fn((n, ch * h * w), || f32::standard_normal(&mut rng));
+    let shape = [n, ch, h, w];
+    let mut group = c.benchmark_group("inv1x1");
+    group.bench_function(id("fwd_logdet", &shape), |b| {
+        b.iter(|| conv.forward_and_log_det(black_box(x.view())).unwrap())
+    });
+    group.bench_function(id("inverse", &shape), |b| {
+        b.iter(|| conv.inverse_and_log_det(black_box(x.view())).unwrap())
+    });
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30)
+}
+
+criterion_group! { name = benches; config = config(); targets = moons, tabular64, inv1x1 }
+criterion_main!(benches);

@@ -128,6 +128,9 @@ impl<F: Float> Bijector<F> for Chain<F> {
     }
 
     fn params_mut(&mut self) -> Vec<ArrayViewMutD<'_, F>> {
-        self.layers.iter_mut().flat_map(|l| l.params_mut()).collect()
+        self.layers
+            .iter_mut()
+            .flat_map(|l| l.params_mut())
+            .collect()
     }
 }

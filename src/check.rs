@@ -13,7 +13,10 @@ pub fn batch<F: Float>(x: &ArrayView2<F>, dim: Option<usize>, context: &'static 
     }
     if let Some(expected) = dim {
         if x.ncols() != expected {
-            return Err(Error::WidthMismatch { expected, got: x.ncols() });
+            return Err(Error::WidthMismatch {
+                expected,
+                got: x.ncols(),
+            });
         }
     }
     if let Some((row, col)) = first_non_finite(x) {
@@ -40,7 +43,13 @@ pub fn domain<F: Float>(
     for (row, r) in x.axis_iter(Axis(0)).enumerate() {
         if let Some(col) = r.iter().position(|&v| !inside(v)) {
             let value = r[col].to_f64();
-            return Err(Error::OutOfDomain { context, row, col, value, domain });
+            return Err(Error::OutOfDomain {
+                context,
+                row,
+                col,
+                value,
+                domain,
+            });
         }
     }
     Ok(())
@@ -65,14 +74,19 @@ pub fn param_vector<F: Float>(
 ) -> Result<()> {
     if let Some(expected) = expected {
         if v.len() != expected {
-            return Err(Error::WidthMismatch { expected, got: v.len() });
+            return Err(Error::WidthMismatch {
+                expected,
+                got: v.len(),
+            });
         }
     }
     if v.is_empty() {
         return Err(Error::InvalidParameter(format!("{name} is empty")));
     }
     if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        return Err(Error::InvalidParameter(format!("{name}[{i}] is not finite")));
+        return Err(Error::InvalidParameter(format!(
+            "{name}[{i}] is not finite"
+        )));
     }
     Ok(())
 }

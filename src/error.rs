@@ -81,9 +81,18 @@ impl fmt::Display for Error {
                 write!(f, "width mismatch: expected {expected} columns, got {got}")
             }
             Error::NonFinite { context, row, col } => {
-                write!(f, "{context}: non-finite value (NaN or inf) at row {row}, column {col}")
+                write!(
+                    f,
+                    "{context}: non-finite value (NaN or inf) at row {row}, column {col}"
+                )
             }
-            Error::OutOfDomain { context, row, col, value, domain } => write!(
+            Error::OutOfDomain {
+                context,
+                row,
+                col,
+                value,
+                domain,
+            } => write!(
                 f,
                 "{context}: value {value} at row {row}, column {col} is outside the domain {domain}"
             ),

@@ -13,17 +13,6 @@ mod sealed {
     impl Sealed for f64 {}
 }
 
-/// With the `lapack` feature, the scalar must also be a LAPACK scalar.
-#[cfg(feature = "lapack")]
-pub trait LapackBound: ndarray_linalg::Lapack + ndarray_linalg::Scalar<Real = Self> {}
-#[cfg(feature = "lapack")]
-impl<T: ndarray_linalg::Lapack + ndarray_linalg::Scalar<Real = T>> LapackBound for T {}
-/// Without the `lapack` feature this bound is empty.
-#[cfg(not(feature = "lapack"))]
-pub trait LapackBound {}
-#[cfg(not(feature = "lapack"))]
-impl<T> LapackBound for T {}
-
 /// Floating-point scalar of the crate: implemented for `f32` and `f64` only (sealed).
 ///
 /// It gathers the bounds the layers need (num-traits arithmetic, ndarray's matrix products and
@@ -40,7 +29,6 @@ pub trait Float:
     + num_traits::FloatConst
     + LinalgScalar
     + ScalarOperand
-    + LapackBound
     + Debug
     + Display
     + Default

@@ -44,10 +44,17 @@ impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
     pub fn new(base: D, bijector: B) -> Result<Self> {
         if let Some(got) = bijector.dim() {
             if got != base.dim() {
-                return Err(Error::WidthMismatch { expected: base.dim(), got });
+                return Err(Error::WidthMismatch {
+                    expected: base.dim(),
+                    got,
+                });
             }
         }
-        Ok(Self { base, bijector, _float: PhantomData })
+        Ok(Self {
+            base,
+            bijector,
+            _float: PhantomData,
+        })
     }
 
     /// `log p(x)` for each row of `x`.
@@ -63,7 +70,11 @@ impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
     }
 
     /// `n` samples together with their log-density, from one forward pass.
-    pub fn sample_and_log_prob<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<(Array2<F>, Array1<F>)> {
+    pub fn sample_and_log_prob<R: Rng + ?Sized>(
+        &self,
+        n: usize,
+        rng: &mut R,
+    ) -> Result<(Array2<F>, Array1<F>)> {
         let z = self.base.sample(n, rng)?;
         let base_lp = self.base.log_prob(z.view())?;
         let (x, log_det) = self.bijector.forward_and_log_det(z.view())?;

@@ -30,11 +30,21 @@ fn empty_batch_is_refused() {
 #[test]
 fn wrong_width_is_refused() {
     for case in zoo::<f64>() {
-        let Some(d) = case.bijector.dim() else { continue };
+        let Some(d) = case.bijector.dim() else {
+            continue;
+        };
         for (dir, call) in DIRECTIONS {
             let x = Array2::<f64>::from_elem((2, d + 1), 0.5);
             let err = call(case.bijector.as_ref(), x.view()).unwrap_err();
-            assert_eq!(err, Error::WidthMismatch { expected: d, got: d + 1 }, "{} {dir}", case.name);
+            assert_eq!(
+                err,
+                Error::WidthMismatch {
+                    expected: d,
+                    got: d + 1
+                },
+                "{} {dir}",
+                case.name
+            );
         }
     }
 }
@@ -69,7 +79,11 @@ fn out_of_domain_input_is_an_error_not_a_nan() {
         let mut x = Array2::<f64>::from_elem((3, case.dim), 0.5);
         x[[1, 0]] = -1.0; // outside (0, ∞) and the unit interval alike
         let err = case.bijector.forward(x.view()).unwrap_err();
-        assert!(matches!(err, Error::OutOfDomain { row: 1, col: 0, .. }), "{}: {err:?}", case.name);
+        assert!(
+            matches!(err, Error::OutOfDomain { row: 1, col: 0, .. }),
+            "{}: {err:?}",
+            case.name
+        );
     }
 }
 
@@ -77,18 +91,42 @@ fn out_of_domain_input_is_an_error_not_a_nan() {
 fn chain_of_mismatched_widths_is_refused() {
     let a = bijectors::Affine::<f64>::identity(2).unwrap();
     let b = bijectors::Affine::<f64>::identity(3).unwrap();
-    let err = Chain::new(vec![Box::new(a) as Box<dyn Bijector<f64>>, Box::new(b)]).err().unwrap();
-    assert_eq!(err, Error::WidthMismatch { expected: 2, got: 3 });
+    let err = Chain::new(vec![Box::new(a) as Box<dyn Bijector<f64>>, Box::new(b)])
+        .err()
+        .unwrap();
+    assert_eq!(
+        err,
+        Error::WidthMismatch {
+            expected: 2,
+            got: 3
+        }
+    );
 }
 
 #[test]
 fn flow_checks_widths_and_sample_sizes() {
-    let wrong = Flow::new(StandardNormal::new(3).unwrap(), bijectors::Affine::<f64>::identity(2).unwrap());
-    assert_eq!(wrong.err().unwrap(), Error::WidthMismatch { expected: 3, got: 2 });
-    let flow = Flow::new(StandardNormal::new(2).unwrap(), bijectors::Affine::<f64>::identity(2).unwrap()).unwrap();
+    let wrong = Flow::new(
+        StandardNormal::new(3).unwrap(),
+        bijectors::Affine::<f64>::identity(2).unwrap(),
+    );
+    assert_eq!(
+        wrong.err().unwrap(),
+        Error::WidthMismatch {
+            expected: 3,
+            got: 2
+        }
+    );
+    let flow = Flow::new(
+        StandardNormal::new(2).unwrap(),
+        bijectors::Affine::<f64>::identity(2).unwrap(),
+    )
+    .unwrap();
     let mut rng = StdRng::seed_from_u64(0);
     assert_eq!(flow.sample(0, &mut rng).unwrap_err(), Error::EmptyBatch);
-    assert!(matches!(flow.log_prob(array![[0.0, f64::NAN]].view()), Err(Error::NonFinite { row: 0, col: 1, .. })));
+    assert!(matches!(
+        flow.log_prob(array![[0.0, f64::NAN]].view()),
+        Err(Error::NonFinite { row: 0, col: 1, .. })
+    ));
 }
 
 #[test]
@@ -98,5 +136,8 @@ fn base_distributions_validate() {
     assert!(Normal::new(array![0.0], array![-1.0]).is_err());
     assert!(Normal::new(array![f64::NAN], array![1.0]).is_err());
     let n = Normal::new(array![0.0, 1.0], array![1.0, 2.0]).unwrap();
-    assert_eq!(BaseDistribution::<f64>::log_prob(&n, Array2::zeros((0, 2)).view()).unwrap_err(), Error::EmptyBatch);
+    assert_eq!(
+        BaseDistribution::<f64>::log_prob(&n, Array2::zeros((0, 2)).view()).unwrap_err(),
+        Error::EmptyBatch
+    );
 }

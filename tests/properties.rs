@@ -33,6 +33,11 @@ fn fail(name: &str, what: impl std::fmt::Display) -> TestCaseError {
     TestCaseError::fail(format!("{name}: {what}"))
 }
 
+/// A crate result as a test-case result that names the bijector.
+fn ok<T>(name: &str, r: bijectors::Result<T>) -> Result<T, TestCaseError> {
+    r.map_err(|e| fail(name, e))
+}
+
 /// Round trips, inverse log-det, fused = unfused and layout independence, at tolerance `tol`.
 /// Returns `(forward output, forward log-det)` as f64 for further checks.
 fn check_consistency<F: Float>(
@@ -41,37 +46,62 @@ fn check_consistency<F: Float>(
     x: &Array2<F>,
     tol: f64,
 ) -> Result<(Array2<f64>, Array1<f64>), TestCaseError> {
-    let call = |r: bijectors::Result<_>| r.map_err(|e| fail(name, e));
-    let (y, ld) = call(b.forward_and_log_det(x.view()))?;
-    let (x_back, ild) = call(b.inverse_and_log_det(y.view()))?;
+    let (y, ld) = ok(name, b.forward_and_log_det(x.view()))?;
+    let (x_back, ild) = ok(name, b.inverse_and_log_det(y.view()))?;
 
     let err = max_rel_err(&to_f64(&x_back), &to_f64(x));
     prop_assert!(err <= tol, "{name}: inverse(forward(x)) off by {err:e}");
-    let y_again = call(b.forward(x_back.view()))?;
+    let y_again = ok(name, b.forward(x_back.view()))?;
     let err = max_rel_err(&to_f64(&y_again), &to_f64(&y));
     prop_assert!(err <= tol, "{name}: forward(inverse(y)) off by {err:e}");
-    let err = max_rel_err(&to_f64_1(&(-&ild)), &to_f64_1(&ld));
-    prop_assert!(err <= tol, "{name}: inverse log-det is not minus forward log-det ({err:e})");
+    let err = max_rel_err(&to_f64_1(&ild.mapv(|v| -v)), &to_f64_1(&ld));
+    prop_assert!(
+        err <= tol,
+        "{name}: inverse log-det is not minus forward log-det ({err:e})"
+    );
 
-    prop_assert!(call(b.forward(x.view()))? == y, "{name}: forward differs from fused");
-    prop_assert!(call(b.log_det_jacobian(x.view()))? == ld, "{name}: log_det_jacobian differs from fused");
-    prop_assert!(call(b.inverse(y.view()))? == x_back, "{name}: inverse differs from fused");
-    prop_assert!(call(b.inverse_log_det_jacobian(y.view()))? == ild, "{name}: inverse log-det differs from fused");
+    prop_assert!(
+        ok(name, b.forward(x.view()))? == y,
+        "{name}: forward differs from fused"
+    );
+    prop_assert!(
+        ok(name, b.log_det_jacobian(x.view()))? == ld,
+        "{name}: log_det_jacobian differs from fused"
+    );
+    prop_assert!(
+        ok(name, b.inverse(y.view()))? == x_back,
+        "{name}: inverse differs from fused"
+    );
+    prop_assert!(
+        ok(name, b.inverse_log_det_jacobian(y.view()))? == ild,
+        "{name}: inverse log-det differs from fused"
+    );
 
     // The same values stored column-major, seen through a transposed view.
     let x_t = x.t().to_owned();
-    let (y_t, ld_t) = call(b.forward_and_log_det(x_t.t()))?;
-    let err = max_rel_err(&to_f64(&y_t), &to_f64(&y)).max(max_rel_err(&to_f64_1(&ld_t), &to_f64_1(&ld)));
-    prop_assert!(err <= 1e-12, "{name}: transposed input layout changes the forward result ({err:e})");
+    let (y_t, ld_t) = ok(name, b.forward_and_log_det(x_t.t()))?;
+    let err =
+        max_rel_err(&to_f64(&y_t), &to_f64(&y)).max(max_rel_err(&to_f64_1(&ld_t), &to_f64_1(&ld)));
+    prop_assert!(
+        err <= 1e-12,
+        "{name}: transposed input layout changes the forward result ({err:e})"
+    );
     let y_tt = y.t().to_owned();
-    let (x_t, _) = call(b.inverse_and_log_det(y_tt.t()))?;
+    let (x_t, _) = ok(name, b.inverse_and_log_det(y_tt.t()))?;
     let err = max_rel_err(&to_f64(&x_t), &to_f64(&x_back));
-    prop_assert!(err <= 1e-12, "{name}: transposed input layout changes the inverse result ({err:e})");
+    prop_assert!(
+        err <= 1e-12,
+        "{name}: transposed input layout changes the inverse result ({err:e})"
+    );
     Ok((to_f64(&y), to_f64_1(&ld)))
 }
 
 /// The f64 build with random parameters, checked everywhere; returns it for the f32 comparison.
-fn check_f64_case(case: &mut Case<f64>, rng: &mut StdRng, sigma: f64) -> Result<Array2<f64>, TestCaseError> {
+fn check_f64_case(
+    case: &mut Case<f64>,
+    rng: &mut StdRng,
+    sigma: f64,
+) -> Result<Array2<f64>, TestCaseError> {
     randomize(case.bijector.as_mut(), rng, sigma);
     let b = case.bijector.as_ref();
     let x = inputs(case.domain, ROWS, case.dim, rng);
@@ -80,14 +110,20 @@ fn check_f64_case(case: &mut Case<f64>, rng: &mut StdRng, sigma: f64) -> Result<
         for (i, row) in x.rows().into_iter().enumerate().take(2) {
             let reference = numerical_log_det(b, row);
             let err = (ld[i] - reference).abs() / reference.abs().max(1.0);
-            prop_assert!(err <= 1e-6, "{}: log-det {} vs numerical {} (rel err {err:e})", case.name, ld[i], reference);
+            prop_assert!(
+                err <= 1e-6,
+                "{}: log-det {} vs numerical {} (rel err {err:e})",
+                case.name,
+                ld[i],
+                reference
+            );
         }
     }
     Ok(x)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn every_bijector_f64_and_f32(seed in any::<u64>(), sigma in 0.05f64..0.6) {
@@ -123,9 +159,19 @@ fn the_zoo_covers_random_parameters() {
     // Randomising must actually move every parameterised case away from its start.
     let mut rng = StdRng::seed_from_u64(1);
     for mut case in zoo::<f64>() {
-        let before: Vec<f64> = case.bijector.params().iter().flat_map(|p| p.iter().copied().collect::<Vec<_>>()).collect();
+        let before: Vec<f64> = case
+            .bijector
+            .params()
+            .iter()
+            .flat_map(|p| p.iter().copied().collect::<Vec<_>>())
+            .collect();
         randomize(case.bijector.as_mut(), &mut rng, 0.3);
-        let after: Vec<f64> = case.bijector.params().iter().flat_map(|p| p.iter().copied().collect::<Vec<_>>()).collect();
+        let after: Vec<f64> = case
+            .bijector
+            .params()
+            .iter()
+            .flat_map(|p| p.iter().copied().collect::<Vec<_>>())
+            .collect();
         assert_eq!(before.len(), after.len());
         assert!(before.is_empty() || before != after, "{}", case.name);
     }

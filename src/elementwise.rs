@@ -1,1 +1,0 @@
-//! elementwise (in progress)

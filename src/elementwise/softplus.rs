@@ -1,0 +1,179 @@
+//! [`Softplus`]: `y = ln(1 + eˣ)`.
+
+use super::{map_with_log_det, row_sums, Fail};
+use crate::bijector::Bijector;
+use crate::check;
+use crate::error::Result;
+use crate::float::Float;
+use ndarray::{Array1, Array2, ArrayView2};
+
+const FWD: &str = "Softplus forward";
+const INV: &str = "Softplus inverse";
+const UNDERFLOW: &str =
+    "x with softplus(x) > 0 after rounding (about x > -745 in f64, x > -103 in f32)";
+const POSITIVE: &str = "(0, inf)";
+
+/// `ln σ(x) = −softplus(−x) = min(x, 0) − ln(1 + e^{−|x|})`.
+#[inline]
+fn log_derivative<F: Float>(x: F) -> F {
+    x.min(F::zero()) - (-x.abs()).exp().ln_1p()
+}
+
+/// `(x, ln|dx/dy|)` at `y > 0`: with `m = −expm1(−y) = σ(x)`, `x = y + ln m` and `ln|dx/dy| = −ln m`.
+#[inline]
+fn inverse_scalar<F: Float>(y: F) -> std::result::Result<(F, F), Fail> {
+    if y > F::zero() {
+        let lm = (-(-y).exp_m1()).ln();
+        Ok((y + lm, -lm))
+    } else {
+        Err(Fail::Domain(POSITIVE))
+    }
+}
+
+/// The softplus map `ln(1 + eˣ)`, mapping the reals onto `(0, ∞)`.
+///
+/// * forward: `y = softplus(x) = max(x, 0) + ln(1 + e^{−|x|})` (never overflows), log-det
+///   `Σ ln σ(x) = Σ −softplus(−x)`;
+/// * inverse: `x = y + ln(−expm1(−y))` for `y > 0` (otherwise
+///   [`Error::OutOfDomain`](crate::Error::OutOfDomain)), log-det `Σ −ln(−expm1(−y))`
+///   (since `σ(x) = 1 − e^{−y}`).
+///
+/// Saturation: where `softplus(x)` underflows to exactly `0` (`x < −745` in `f64`, `x < −103` in
+/// `f32`) `forward` returns `OutOfDomain` naming `x`, since the inverse is undefined at `0`.
+///
+/// ```
+/// use bijectors::{Bijector, Softplus};
+/// use ndarray::array;
+///
+/// // softplus(0) = ln 2, softplus(ln 3) = ln 4; σ(0) = 1/2, σ(ln 3) = 3/4.
+/// let (y, ld) = Softplus.forward_and_log_det(array![[0.0_f64, 3.0_f64.ln()]].view()).unwrap();
+/// assert!((y[[0, 0]] - 2.0_f64.ln()).abs() < 1e-15 && (y[[0, 1]] - 4.0_f64.ln()).abs() < 1e-15);
+/// assert!((ld[0] - (0.5_f64 * 0.75).ln()).abs() < 1e-15);
+/// let x = Softplus.inverse(y.view()).unwrap();
+/// assert!((x[[0, 1]] - 3.0_f64.ln()).abs() < 1e-15);
+/// assert!(Softplus.inverse(array![[-1.0_f64]].view()).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Softplus;
+
+impl<F: Float> Bijector<F> for Softplus {
+    fn dim(&self) -> Option<usize> {
+        None
+    }
+
+    fn forward_and_log_det(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
+        check::batch(&x, None, FWD)?;
+        map_with_log_det(&x, FWD, |v| {
+            let l = (-v.abs()).exp().ln_1p();
+            let y = v.max(F::zero()) + l;
+            if y > F::zero() {
+                Ok((y, v.min(F::zero()) - l))
+            } else {
+                Err(Fail::Domain(UNDERFLOW))
+            }
+        })
+    }
+
+    fn inverse_and_log_det(&self, y: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
+        check::batch(&y, None, INV)?;
+        // −expm1(−y) lies in (0, 1] for y > 0 and is > 0 even for subnormal y: the result is finite.
+        map_with_log_det(&y, INV, inverse_scalar)
+    }
+
+    /// `Σ −softplus(−x)` per row, for every finite `x`.
+    fn log_det_jacobian(&self, x: ArrayView2<F>) -> Result<Array1<F>> {
+        check::batch(&x, None, "Softplus log_det_jacobian")?;
+        row_sums(&x, FWD, |v| Ok(log_derivative(v)))
+    }
+
+    fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
+        check::batch(&y, None, "Softplus inverse_log_det_jacobian")?;
+        row_sums(&y, INV, |v| inverse_scalar(v).map(|(_, d)| d))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{assert_close, fd_log_det};
+    use super::*;
+    use crate::error::Error;
+    use ndarray::{array, Axis};
+
+    #[test]
+    fn golden_values() {
+        // softplus(ln 3) = ln 4, softplus(−ln 3) = ln(4/3), softplus(0) = ln 2.
+        let x = array![[3.0_f64.ln(), -(3.0_f64.ln()), 0.0]];
+        let (y, ld) = Softplus.forward_and_log_det(x.view()).unwrap();
+        assert_close(y[[0, 0]], 4.0_f64.ln(), 1e-15, "y0");
+        assert_close(y[[0, 1]], (4.0_f64 / 3.0).ln(), 1e-15, "y1");
+        assert_close(y[[0, 2]], 2.0_f64.ln(), 1e-15, "y2");
+        // σ(ln 3)·σ(−ln 3)·σ(0) = 3/4 · 1/4 · 1/2
+        assert_close(ld[0], (3.0_f64 / 32.0).ln(), 1e-15, "ld");
+        let (back, ldi) = Softplus.inverse_and_log_det(y.view()).unwrap();
+        assert!((&back - &x).iter().all(|e| e.abs() < 1e-15));
+        assert_close(ldi[0], -(3.0_f64 / 32.0).ln(), 1e-15, "inverse ld");
+        let yf = Softplus.forward(array![[0.0_f32]].view()).unwrap();
+        assert!((yf[[0, 0]] - 2.0_f32.ln()).abs() < 1e-7);
+    }
+
+    #[test]
+    fn large_inputs_are_stable() {
+        let e50 = 1.9287498479639178e-22; // e^{−50}
+        let (y, ld) = Softplus
+            .forward_and_log_det(array![[50.0_f64, -50.0]].view())
+            .unwrap();
+        assert_eq!(y[[0, 0]], 50.0);
+        assert_close(y[[0, 1]], e50, 1e-15, "softplus(-50) relative");
+        // ln σ(50) = −ln(1 + e^{−50}) ≈ −e^{−50};  ln σ(−50) = −50 − ln(1 + e^{−50})
+        assert_close(ld[0], -e50 - 50.0 - e50, 1e-15, "ld");
+        let (x, ldi) = Softplus.inverse_and_log_det(y.view()).unwrap();
+        assert_eq!(x[[0, 0]], 50.0);
+        assert_close(x[[0, 1]], -50.0, 1e-15, "inverse at 1e-22");
+        assert_close(ldi[0], 50.0 + 2.0 * e50, 1e-15, "inverse ld");
+        let big = Softplus.forward(array![[1e30_f64, 1e30]].view()).unwrap();
+        assert_eq!(big[[0, 0]], 1e30);
+        assert_eq!(Softplus.inverse(big.view()).unwrap()[[0, 0]], 1e30);
+        let ld = Softplus
+            .log_det_jacobian(array![[-1000.0_f64]].view())
+            .unwrap();
+        assert_eq!(ld[0], -1000.0);
+    }
+
+    #[test]
+    fn domain_and_saturation_errors() {
+        let e = Softplus
+            .inverse(array![[1.0_f64], [0.0]].view())
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            Error::OutOfDomain {
+                row: 1,
+                col: 0,
+                domain: POSITIVE,
+                ..
+            }
+        ));
+        assert!(Softplus
+            .inverse_log_det_jacobian(array![[-2.0_f32]].view())
+            .is_err());
+        let e = Softplus.forward(array![[-800.0_f64]].view()).unwrap_err();
+        assert!(
+            matches!(e, Error::OutOfDomain { value, domain: UNDERFLOW, .. } if value == -800.0)
+        );
+        assert!(Softplus.forward(array![[-110.0_f32]].view()).is_err());
+        assert!(Softplus.forward(array![[-100.0_f32]].view()).is_ok());
+    }
+
+    #[test]
+    fn log_det_matches_finite_differences() {
+        let x = array![0.3_f64, -1.7, 4.0, -3.2, 2.2];
+        let ld = Softplus
+            .log_det_jacobian(x.view().insert_axis(Axis(0)))
+            .unwrap()[0];
+        assert_close(ld, fd_log_det(&Softplus, &x), 1e-6, "fd");
+        let (_, ld2) = Softplus
+            .forward_and_log_det(x.view().insert_axis(Axis(0)))
+            .unwrap();
+        assert_close(ld2[0], ld, 1e-15, "fused vs alone");
+    }
+}
