@@ -3,9 +3,7 @@
 //! Ids are `<case>/<op>/<shape>_T<threads>` so that `bench/criterion_records.py` can turn the results
 //! into the record format of the PyTorch / JAX references for a side-by-side table.
 
-use bijectors::{
-    presets, Bijector, Chain, Float, Flow, ImageShape, Invertible1x1Conv, StandardNormal,
-};
+use bijectors::{presets, Bijector, Chain, Float, Flow, ImageShape, Invertible1x1Conv, StandardNormal};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ndarray::Array2;
 use rand::rngs::StdRng;
@@ -36,26 +34,16 @@ fn vector_flow(c: &mut Criterion, case: &str, chain: Chain<f32>, n: usize, d: us
     let x = Array2::from_shape_simple_fn((n, d), || f32::standard_normal(&mut rng));
     let shape = [n, d];
     let mut group = c.benchmark_group(case);
-    group.bench_function(id("log_prob", &shape), |b| {
-        b.iter(|| flow.log_prob(black_box(x.view())).unwrap())
-    });
+    group.bench_function(id("log_prob", &shape), |b| b.iter(|| flow.log_prob(black_box(x.view())).unwrap()));
     group.bench_function(id("sample", &shape), |b| {
         let mut rng = StdRng::seed_from_u64(1);
         b.iter(|| flow.sample(n, &mut rng).unwrap())
     });
     group.bench_function(id("forward", &shape), |b| {
-        b.iter(|| {
-            flow.bijector()
-                .forward_and_log_det(black_box(x.view()))
-                .unwrap()
-        })
+        b.iter(|| flow.bijector().forward_and_log_det(black_box(x.view())).unwrap())
     });
     group.bench_function(id("inverse", &shape), |b| {
-        b.iter(|| {
-            flow.bijector()
-                .inverse_and_log_det(black_box(x.view()))
-                .unwrap()
-        })
+        b.iter(|| flow.bijector().inverse_and_log_det(black_box(x.view())).unwrap())
     });
     group.finish();
 }
@@ -73,8 +61,7 @@ fn tabular64(c: &mut Criterion) {
 fn inv1x1(c: &mut Criterion) {
     let (n, ch, h, w) = (64, 48, 16, 16);
     let mut rng = StdRng::seed_from_u64(0);
-    let conv =
-        Invertible1x1Conv::<f32>::lu_random(ImageShape::new(ch, h, w).unwrap(), &mut rng).unwrap();
+    let conv = Invertible1x1Conv::<f32>::lu_random(ImageShape::new(ch, h, w).unwrap(), &mut rng).unwrap();
     let x = Array2::from_shape_simple_fn((n, ch * h * w), || f32::standard_normal(&mut rng));
     let shape = [n, ch, h, w];
     let mut group = c.benchmark_group("inv1x1");

@@ -94,11 +94,7 @@ impl<F: Float> ActNorm<F> {
     pub fn from_params(shape: ImageShape, bias: Array1<F>, log_scale: Array1<F>) -> Result<Self> {
         let mut a = Self::new(shape)?;
         check::param_vector(&bias.view(), Some(a.shape.channels), "ActNorm bias")?;
-        check::param_vector(
-            &log_scale.view(),
-            Some(a.shape.channels),
-            "ActNorm log_scale",
-        )?;
+        check::param_vector(&log_scale.view(), Some(a.shape.channels), "ActNorm log_scale")?;
         a.bias = bias;
         a.log_scale = log_scale;
         a.initialized = true;
@@ -139,10 +135,7 @@ impl<F: Float> ActNorm<F> {
     pub fn initialize_forward(&mut self, x: ArrayView2<F>) -> Result<()> {
         let (mean, std) = self.channel_stats(&x, "ActNorm initialize_forward")?;
         let bias = mean.iter().map(|&m| F::of(-m)).collect();
-        let log_scale = std
-            .iter()
-            .map(|&s| F::of(-(s + ACTNORM_EPS).ln()))
-            .collect();
+        let log_scale = std.iter().map(|&s| F::of(-(s + ACTNORM_EPS).ln())).collect();
         self.commit(bias, log_scale)
     }
 
@@ -155,18 +148,12 @@ impl<F: Float> ActNorm<F> {
         let log_scale: Array1<F> = std.iter().map(|&s| F::of((s + ACTNORM_EPS).ln())).collect();
         // b = mean·exp(−s) with the same rounded exp(−s) as `inverse`, so a constant channel maps to
         // exactly 0 (mean/(std + 1e-6) would leave a residue of order mean·|s|·eps).
-        let bias = Zip::from(&log_scale)
-            .and(&Array1::from(mean))
-            .map_collect(|&s, &m| F::of(m) * (-s).exp());
+        let bias = Zip::from(&log_scale).and(&Array1::from(mean)).map_collect(|&s, &m| F::of(m) * (-s).exp());
         self.commit(bias, log_scale)
     }
 
     /// Per-channel mean and sample standard deviation (divisor `N − 1`) of a batch, in `f64`.
-    fn channel_stats(
-        &self,
-        v: &ArrayView2<F>,
-        context: &'static str,
-    ) -> Result<(Vec<f64>, Vec<f64>)> {
+    fn channel_stats(&self, v: &ArrayView2<F>, context: &'static str) -> Result<(Vec<f64>, Vec<f64>)> {
         if self.initialized {
             return Err(Error::InvalidParameter(format!(
                 "{context}: ActNorm is already initialised; the data-dependent initialisation runs once \
@@ -187,10 +174,7 @@ impl<F: Float> ActNorm<F> {
         for c in 0..self.shape.channels {
             let block = v.slice(s![.., c * hw..(c + 1) * hw]);
             let mean = block.iter().map(|&e| Float::to_f64(e)).sum::<f64>() / n;
-            let ss = block
-                .iter()
-                .map(|&e| (Float::to_f64(e) - mean).powi(2))
-                .sum::<f64>();
+            let ss = block.iter().map(|&e| (Float::to_f64(e) - mean).powi(2)).sum::<f64>();
             means.push(mean);
             stds.push((ss / (n - 1.0)).sqrt());
         }
@@ -200,11 +184,7 @@ impl<F: Float> ActNorm<F> {
     /// Validates and stores initialised parameters.
     fn commit(&mut self, bias: Array1<F>, log_scale: Array1<F>) -> Result<()> {
         check::param_vector(&bias.view(), Some(self.shape.channels), "ActNorm bias")?;
-        check::param_vector(
-            &log_scale.view(),
-            Some(self.shape.channels),
-            "ActNorm log_scale",
-        )?;
+        check::param_vector(&log_scale.view(), Some(self.shape.channels), "ActNorm log_scale")?;
         self.bias = bias;
         self.log_scale = log_scale;
         self.initialized = true;
@@ -232,10 +212,7 @@ impl<F: Float> Bijector<F> for ActNorm<F> {
         check::batch(&x, self.dim(), "ActNorm forward")?;
         let b = self.per_column(|c| self.bias[c]);
         let scale = self.per_column(|c| self.log_scale[c].exp());
-        let y = Zip::from(&x)
-            .and_broadcast(&b)
-            .and_broadcast(&scale)
-            .map_collect(|&x, &b, &s| (x + b) * s);
+        let y = Zip::from(&x).and_broadcast(&b).and_broadcast(&scale).map_collect(|&x, &b, &s| (x + b) * s);
         check::output(&y.view(), "ActNorm forward")?;
         Ok((y, Array1::from_elem(x.nrows(), self.forward_log_det())))
     }
@@ -244,10 +221,7 @@ impl<F: Float> Bijector<F> for ActNorm<F> {
         check::batch(&y, self.dim(), "ActNorm inverse")?;
         let b = self.per_column(|c| self.bias[c]);
         let scale = self.per_column(|c| (-self.log_scale[c]).exp());
-        let x = Zip::from(&y)
-            .and_broadcast(&b)
-            .and_broadcast(&scale)
-            .map_collect(|&y, &b, &s| y * s - b);
+        let x = Zip::from(&y).and_broadcast(&b).and_broadcast(&scale).map_collect(|&y, &b, &s| y * s - b);
         check::output(&x.view(), "ActNorm inverse")?;
         Ok((x, Array1::from_elem(y.nrows(), -self.forward_log_det())))
     }
@@ -263,17 +237,11 @@ impl<F: Float> Bijector<F> for ActNorm<F> {
     }
 
     fn params(&self) -> Vec<ArrayViewD<'_, F>> {
-        vec![
-            self.bias.view().into_dyn(),
-            self.log_scale.view().into_dyn(),
-        ]
+        vec![self.bias.view().into_dyn(), self.log_scale.view().into_dyn()]
     }
 
     fn params_mut(&mut self) -> Vec<ArrayViewMutD<'_, F>> {
-        vec![
-            self.bias.view_mut().into_dyn(),
-            self.log_scale.view_mut().into_dyn(),
-        ]
+        vec![self.bias.view_mut().into_dyn(), self.log_scale.view_mut().into_dyn()]
     }
 }
 
@@ -300,14 +268,9 @@ mod tests {
         let hw = shape.pixels();
         (0..shape.channels)
             .map(|c| {
-                let vals: Vec<f64> = v
-                    .slice(s![.., c * hw..(c + 1) * hw])
-                    .iter()
-                    .copied()
-                    .collect();
+                let vals: Vec<f64> = v.slice(s![.., c * hw..(c + 1) * hw]).iter().copied().collect();
                 let m = vals.iter().sum::<f64>() / vals.len() as f64;
-                let var =
-                    vals.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (vals.len() - 1) as f64;
+                let var = vals.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (vals.len() - 1) as f64;
                 (m, var)
             })
             .collect()
@@ -317,12 +280,8 @@ mod tests {
     fn golden_values_by_hand() {
         // C = 2, H = 1, W = 2; b = [1, −1], s = [ln 2, ln(1/2)]
         let shape = ImageShape::new(2, 1, 2).unwrap();
-        let f = ActNorm::from_params(
-            shape,
-            array![1.0_f64, -1.0],
-            array![2.0_f64.ln(), 0.5_f64.ln()],
-        )
-        .unwrap();
+        let f =
+            ActNorm::from_params(shape, array![1.0_f64, -1.0], array![2.0_f64.ln(), 0.5_f64.ln()]).unwrap();
         let x = array![[1.0, 2.0, 3.0, 4.0], [0.0, -1.0, 1.0, 0.0]];
         let (y, ld) = f.forward_and_log_det(x.view()).unwrap();
         let want = array![[4.0, 6.0, 1.0, 1.5], [2.0, 0.0, 0.0, -0.5]];
@@ -332,19 +291,11 @@ mod tests {
         assert!((&back - &x).iter().all(|e| e.abs() < 1e-15));
         assert_eq!(ldi, array![0.0, 0.0]);
         // log-det scales with H·W: C = 1, H = 2, W = 3, s = 0.25 → 6·0.25
-        let g = ActNorm::from_params(
-            ImageShape::new(1, 2, 3).unwrap(),
-            array![0.0_f32],
-            array![0.25_f32],
-        )
-        .unwrap();
+        let g = ActNorm::from_params(ImageShape::new(1, 2, 3).unwrap(), array![0.0_f32], array![0.25_f32])
+            .unwrap();
         let ld = g.log_det_jacobian(Array2::zeros((2, 6)).view()).unwrap();
         assert_eq!(ld, array![1.5_f32, 1.5]);
-        assert_eq!(
-            g.inverse_log_det_jacobian(Array2::zeros((1, 6)).view())
-                .unwrap(),
-            array![-1.5_f32]
-        );
+        assert_eq!(g.inverse_log_det_jacobian(Array2::zeros((1, 6)).view()).unwrap(), array![-1.5_f32]);
         // new() is the identity and not initialised.
         let id = ActNorm::<f64>::new(shape).unwrap();
         assert!(!id.is_initialized());
@@ -363,12 +314,7 @@ mod tests {
         for ((m, v), (_, vx)) in stats(&y, shape).into_iter().zip(stats(&x, shape)) {
             assert!(m.abs() < 1e-12, "mean {m}");
             let sd = vx.sqrt();
-            assert_close(
-                v,
-                (sd / (sd + 1e-6)).powi(2),
-                1e-12,
-                "var vs (std/(std+eps))^2",
-            );
+            assert_close(v, (sd / (sd + 1e-6)).powi(2), 1e-12, "var vs (std/(std+eps))^2");
             assert!((v - 1.0).abs() < 1e-5, "var {v}");
         }
         // the mirror's formulas: b = −mean, logs = −ln(std + 1e-6)
@@ -391,9 +337,8 @@ mod tests {
             assert!((v - 1.0).abs() < 1e-5, "var {v}");
         }
         // f32, per-feature, transposed input view
-        let data = Array2::from_shape_fn((3, 200), |(j, i)| {
-            ((i * 7 + j * 13) % 17) as f32 * (j as f32 + 1.0) + 2.0
-        });
+        let data =
+            Array2::from_shape_fn((3, 200), |(j, i)| ((i * 7 + j * 13) % 17) as f32 * (j as f32 + 1.0) + 2.0);
         let mut g = ActNorm::<f32>::vector(3).unwrap();
         g.initialize_inverse(data.t()).unwrap();
         let z = g.inverse(data.t()).unwrap();
@@ -411,19 +356,12 @@ mod tests {
         let mut f = ActNorm::new(shape).unwrap();
         f.initialize_forward(x.view()).unwrap();
         let saved = f.clone();
-        for e in [
-            f.initialize_forward(x.view()).unwrap_err(),
-            f.initialize_inverse(x.view()).unwrap_err(),
-        ] {
-            assert!(
-                matches!(&e, Error::InvalidParameter(m) if m.contains("already initialised")),
-                "{e}"
-            );
+        for e in [f.initialize_forward(x.view()).unwrap_err(), f.initialize_inverse(x.view()).unwrap_err()] {
+            assert!(matches!(&e, Error::InvalidParameter(m) if m.contains("already initialised")), "{e}");
         }
         assert_eq!(f, saved, "a refused initialisation changes nothing");
         // A restored model is initialised.
-        let mut r =
-            ActNorm::from_params(shape, saved.bias().clone(), saved.log_scale().clone()).unwrap();
+        let mut r = ActNorm::from_params(shape, saved.bias().clone(), saved.log_scale().clone()).unwrap();
         assert!(r.initialize_inverse(x.view()).is_err());
         // A fresh layer given parameters through params_mut can be marked as restored.
         let mut m = ActNorm::<f64>::new(shape).unwrap();
@@ -442,12 +380,7 @@ mod tests {
         let x = array![[3.0_f64, 3.0, 1.0, 2.0], [3.0, 3.0, 5.0, 0.0]];
         let mut f = ActNorm::new(shape).unwrap();
         f.initialize_forward(x.view()).unwrap();
-        assert_close(
-            f.log_scale()[0],
-            1e6_f64.ln(),
-            1e-15,
-            "logs of a constant channel",
-        );
+        assert_close(f.log_scale()[0], 1e6_f64.ln(), 1e-15, "logs of a constant channel");
         let (y, ld) = f.forward_and_log_det(x.view()).unwrap();
         assert!(y.column(0).iter().chain(y.column(1)).all(|&v| v == 0.0));
         assert!(ld[0].is_finite());
@@ -455,29 +388,16 @@ mod tests {
         g.initialize_inverse(x.view()).unwrap();
         let z = g.inverse(x.view()).unwrap();
         assert!(z.iter().all(|v| v.is_finite()));
-        assert!(
-            z.column(0).iter().chain(z.column(1)).all(|&v| v == 0.0),
-            "{z}"
-        );
+        assert!(z.column(0).iter().chain(z.column(1)).all(|&v| v == 0.0), "{z}");
         // f32 too, both directions: the constant column maps to exactly 0
         let data = array![[3.1_f32, 0.0], [3.1, 1.0], [3.1, 0.5]];
         let mut h = ActNorm::<f32>::vector(2).unwrap();
         h.initialize_forward(data.view()).unwrap();
-        assert!(h
-            .forward(data.view())
-            .unwrap()
-            .column(0)
-            .iter()
-            .all(|&v| v == 0.0));
+        assert!(h.forward(data.view()).unwrap().column(0).iter().all(|&v| v == 0.0));
         let mut h = ActNorm::<f32>::vector(2).unwrap();
         h.initialize_inverse(data.view()).unwrap();
         assert!((h.log_scale()[0] - 1e-6_f32.ln()).abs() < 1e-6);
-        assert!(h
-            .inverse(data.view())
-            .unwrap()
-            .column(0)
-            .iter()
-            .all(|&v| v == 0.0));
+        assert!(h.inverse(data.view()).unwrap().column(0).iter().all(|&v| v == 0.0));
     }
 
     #[test]
@@ -486,24 +406,14 @@ mod tests {
         let mut f = ActNorm::<f64>::new(shape).unwrap();
         assert_eq!(
             f.initialize_forward(array![[1.0, 2.0]].view()).unwrap_err(),
-            Error::WidthMismatch {
-                expected: 4,
-                got: 2
-            }
+            Error::WidthMismatch { expected: 4, got: 2 }
         );
         assert!(matches!(
             f.initialize_inverse(array![[1.0, f64::NAN, 0.0, 0.0]].view()),
             Err(Error::NonFinite { row: 0, col: 1, .. })
         ));
-        assert_eq!(
-            f.initialize_forward(Array2::zeros((0, 4)).view())
-                .unwrap_err(),
-            Error::EmptyBatch
-        );
-        assert!(
-            !f.is_initialized(),
-            "failed initialisations leave the flag unset"
-        );
+        assert_eq!(f.initialize_forward(Array2::zeros((0, 4)).view()).unwrap_err(), Error::EmptyBatch);
+        assert!(!f.is_initialized(), "failed initialisations leave the flag unset");
         // one value per channel: no standard deviation
         let mut v = ActNorm::<f64>::vector(3).unwrap();
         assert!(matches!(
@@ -511,19 +421,13 @@ mod tests {
             Err(Error::InvalidParameter(_))
         ));
         assert!(ActNorm::<f64>::vector(0).is_err());
-        assert!(ActNorm::<f64>::new(ImageShape {
-            channels: 2,
-            height: 0,
-            width: 3
-        })
-        .is_err());
+        assert!(ActNorm::<f64>::new(ImageShape { channels: 2, height: 0, width: 3 }).is_err());
         assert!(ActNorm::from_params(shape, array![0.0_f64], array![0.0, 0.0]).is_err());
         assert!(ActNorm::from_params(shape, array![0.0_f64, f64::NAN], array![0.0, 0.0]).is_err());
         // overflow
         let big = ActNorm::from_params(shape, array![0.0_f64, 0.0], array![800.0, 0.0]).unwrap();
         assert_eq!(
-            big.forward(array![[0.0, 1.0, 1.0, 1.0]].view())
-                .unwrap_err(),
+            big.forward(array![[0.0, 1.0, 1.0, 1.0]].view()).unwrap_err(),
             Error::Overflow {
                 context: "ActNorm forward",
                 row: 0,
@@ -531,10 +435,7 @@ mod tests {
             }
         );
         assert!(big.inverse(array![[0.0, 1.0, 1.0, 1.0]].view()).is_ok());
-        assert!(matches!(
-            big.forward(array![[1.0, 2.0, 3.0]].view()),
-            Err(Error::WidthMismatch { .. })
-        ));
+        assert!(matches!(big.forward(array![[1.0, 2.0, 3.0]].view()), Err(Error::WidthMismatch { .. })));
     }
 
     #[test]
@@ -553,9 +454,7 @@ mod tests {
         // round trip on a batch and a transposed view
         let xb = image_batch(6, shape, 6);
         let (y, ldf) = f.forward_and_log_det(xb.t().t()).unwrap();
-        let (back, ldi) = f
-            .inverse_and_log_det(y.t().as_standard_layout().t())
-            .unwrap();
+        let (back, ldi) = f.inverse_and_log_det(y.t().as_standard_layout().t()).unwrap();
         assert!((&back - &xb).iter().all(|e| e.abs() < 1e-13));
         assert!((&ldf + &ldi).iter().all(|e| e.abs() < 1e-14));
         assert_eq!(f.num_params(), 4);

@@ -45,11 +45,7 @@ impl<F: Float> Affine<F> {
     pub fn new(log_scale: Array1<F>, shift: Array1<F>) -> Result<Self> {
         check::param_vector(&log_scale.view(), None, "log_scale")?;
         check::param_vector(&shift.view(), Some(log_scale.len()), "shift")?;
-        Ok(Self {
-            log_scale,
-            shift,
-            scalar: false,
-        })
+        Ok(Self { log_scale, shift, scalar: false })
     }
 
     /// The identity map of width `dim`, as a starting point for training.
@@ -97,17 +93,9 @@ impl<F: Float> Affine<F> {
         };
         for (mut o, x) in out.rows_mut().into_iter().zip(v.rows()) {
             if inverse {
-                Zip::from(&mut o)
-                    .and(&x)
-                    .and(&scale)
-                    .and(&shift)
-                    .for_each(|o, &x, &s, &b| *o = (x - b) * s);
+                Zip::from(&mut o).and(&x).and(&scale).and(&shift).for_each(|o, &x, &s, &b| *o = (x - b) * s);
             } else {
-                Zip::from(&mut o)
-                    .and(&x)
-                    .and(&scale)
-                    .and(&shift)
-                    .for_each(|o, &x, &s, &b| *o = x * s + b);
+                Zip::from(&mut o).and(&x).and(&scale).and(&shift).for_each(|o, &x, &s, &b| *o = x * s + b);
             }
         }
         out
@@ -136,16 +124,10 @@ impl<F: Float> Bijector<F> for Affine<F> {
     }
 
     fn params(&self) -> Vec<ArrayViewD<'_, F>> {
-        vec![
-            self.log_scale.view().into_dyn(),
-            self.shift.view().into_dyn(),
-        ]
+        vec![self.log_scale.view().into_dyn(), self.shift.view().into_dyn()]
     }
 
     fn params_mut(&mut self) -> Vec<ArrayViewMutD<'_, F>> {
-        vec![
-            self.log_scale.view_mut().into_dyn(),
-            self.shift.view_mut().into_dyn(),
-        ]
+        vec![self.log_scale.view_mut().into_dyn(), self.shift.view_mut().into_dyn()]
     }
 }

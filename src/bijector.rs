@@ -1,8 +1,12 @@
 //! The [`Bijector`] trait: an invertible map of a batch with a cheap log-Jacobian-determinant.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::float::Float;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
+use crate::tape::Tape;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMutD};
+
+/// Output, per-row log-det and tape of a recorded pass.
+pub type Recorded<F> = (Array2<F>, Array1<F>, Tape<F>);
 
 /// An invertible, differentiable map `f` of `R^D` (or of any width, for elementwise maps) applied to
 /// a batch, one sample a row.
@@ -21,6 +25,24 @@ use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
 /// accepted (transposed views included).
 ///
 /// The trait is object safe, so layers of different types compose in a [`Chain`](crate::Chain).
+///
+/// # Gradients
+///
+/// ndarray has no automatic differentiation, so each layer carries its own backward pass (a
+/// vector-Jacobian product) for both directions. For a scalar loss `L(out, log_det)` of a pass
+/// `in ↦ (out, log_det)`:
+///
+/// 1. [`forward_recorded`](Bijector::forward_recorded) (or
+///    [`inverse_recorded`](Bijector::inverse_recorded)) runs the pass and keeps in a [`Tape`] what
+///    the backward needs beyond the pass's input and output (for example a coupling's network
+///    activations and scales);
+/// 2. [`forward_backward`](Bijector::forward_backward) (or
+///    [`inverse_backward`](Bijector::inverse_backward)) takes the input, the output, the tape,
+///    `∂L/∂out` and `∂L/∂log_det`, returns `∂L/∂in` (through both outputs) and **adds**
+///    `∂L/∂θ` into `grad_params`, buffers shaped like [`params`](Bijector::params) in the same order.
+///
+/// The defaults record nothing and report [`Error::Unsupported`] from the backward, so
+/// user-defined layers that are never trained need not implement them.
 ///
 /// ```
 /// use bijectors::{Affine, Bijector};
@@ -80,6 +102,52 @@ pub trait Bijector<F: Float>: Send + Sync {
     fn num_params(&self) -> usize {
         self.params().iter().map(|p| p.len()).sum()
     }
+
+    /// [`forward_and_log_det`](Bijector::forward_and_log_det), also keeping what
+    /// [`forward_backward`](Bijector::forward_backward) needs.
+    fn forward_recorded(&self, x: ArrayView2<F>) -> Result<Recorded<F>> {
+        let (y, log_det) = self.forward_and_log_det(x)?;
+        Ok((y, log_det, Tape::new()))
+    }
+
+    /// [`inverse_and_log_det`](Bijector::inverse_and_log_det), also keeping what
+    /// [`inverse_backward`](Bijector::inverse_backward) needs.
+    fn inverse_recorded(&self, y: ArrayView2<F>) -> Result<Recorded<F>> {
+        let (x, log_det) = self.inverse_and_log_det(y)?;
+        Ok((x, log_det, Tape::new()))
+    }
+
+    /// Vector-Jacobian product of the forward pass `x ↦ (y, log_det)` recorded by
+    /// [`forward_recorded`](Bijector::forward_recorded): returns `∂L/∂x` and adds `∂L/∂θ` into
+    /// `grad_params`.
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        let _ = (x, y, tape, grad_y, grad_log_det, grad_params);
+        Err(Error::Unsupported { operation: "forward_backward" })
+    }
+
+    /// Vector-Jacobian product of the inverse pass `y ↦ (x, log_det)` recorded by
+    /// [`inverse_recorded`](Bijector::inverse_recorded): returns `∂L/∂y` and adds `∂L/∂θ` into
+    /// `grad_params`.
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        let _ = (y, x, tape, grad_x, grad_log_det, grad_params);
+        Err(Error::Unsupported { operation: "inverse_backward" })
+    }
 }
 
 impl<F: Float, B: Bijector<F> + ?Sized> Bijector<F> for Box<B> {
@@ -109,5 +177,36 @@ impl<F: Float, B: Bijector<F> + ?Sized> Bijector<F> for Box<B> {
     }
     fn params_mut(&mut self) -> Vec<ArrayViewMutD<'_, F>> {
         (**self).params_mut()
+    }
+    fn num_params(&self) -> usize {
+        (**self).num_params()
+    }
+    fn forward_recorded(&self, x: ArrayView2<F>) -> Result<Recorded<F>> {
+        (**self).forward_recorded(x)
+    }
+    fn inverse_recorded(&self, y: ArrayView2<F>) -> Result<Recorded<F>> {
+        (**self).inverse_recorded(y)
+    }
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        (**self).forward_backward(x, y, tape, grad_y, grad_log_det, grad_params)
+    }
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        (**self).inverse_backward(y, x, tape, grad_x, grad_log_det, grad_params)
     }
 }

@@ -38,17 +38,11 @@ fn neg_half_log_two_pi<F: Float>() -> F {
 }
 
 /// An `(n, dim)` array of standard normal draws, in row order from `rng`.
-fn standard_normal_batch<F: Float, R: Rng + ?Sized>(
-    n: usize,
-    dim: usize,
-    rng: &mut R,
-) -> Result<Array2<F>> {
+fn standard_normal_batch<F: Float, R: Rng + ?Sized>(n: usize, dim: usize, rng: &mut R) -> Result<Array2<F>> {
     if n == 0 {
         return Err(Error::EmptyBatch);
     }
-    Ok(Array2::from_shape_simple_fn((n, dim), || {
-        F::standard_normal(rng)
-    }))
+    Ok(Array2::from_shape_simple_fn((n, dim), || F::standard_normal(rng)))
 }
 
 /// The standard normal `N(0, I_D)`.
@@ -72,9 +66,7 @@ impl StandardNormal {
     /// The standard normal on `R^dim` (`dim ≥ 1`).
     pub fn new(dim: usize) -> Result<Self> {
         if dim == 0 {
-            return Err(Error::InvalidParameter(
-                "StandardNormal needs dim >= 1".into(),
-            ));
+            return Err(Error::InvalidParameter("StandardNormal needs dim >= 1".into()));
         }
         Ok(Self { dim })
     }
@@ -89,9 +81,7 @@ impl<F: Float> BaseDistribution<F> for StandardNormal {
         check::batch(&z, Some(self.dim), "StandardNormal log_prob")?;
         let constant = neg_half_log_two_pi::<F>() * F::of(self.dim as f64);
         let half = F::of(0.5);
-        Ok(z.map_axis(Axis(1), |row| {
-            constant - half * row.iter().map(|&v| v * v).sum::<F>()
-        }))
+        Ok(z.map_axis(Axis(1), |row| constant - half * row.iter().map(|&v| v * v).sum::<F>()))
     }
 
     fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<Array2<F>> {
@@ -123,10 +113,7 @@ impl<F: Float> Normal<F> {
         check::param_vector(&loc.view(), None, "loc")?;
         check::param_vector(&scale.view(), Some(loc.len()), "scale")?;
         if let Some(i) = scale.iter().position(|&s| s <= F::zero()) {
-            return Err(Error::InvalidParameter(format!(
-                "scale[{i}] = {} is not > 0",
-                scale[i]
-            )));
+            return Err(Error::InvalidParameter(format!("scale[{i}] = {} is not > 0", scale[i])));
         }
         Ok(Self { loc, scale })
     }
@@ -154,13 +141,10 @@ impl<F: Float> BaseDistribution<F> for Normal<F> {
         let half = F::of(0.5);
         Ok(z.map_axis(Axis(1), |row| {
             let mut sq = F::zero();
-            Zip::from(&row)
-                .and(&self.loc)
-                .and(&self.scale)
-                .for_each(|&v, &m, &s| {
-                    let u = (v - m) / s;
-                    sq += u * u;
-                });
+            Zip::from(&row).and(&self.loc).and(&self.scale).for_each(|&v, &m, &s| {
+                let u = (v - m) / s;
+                sq += u * u;
+            });
             constant - half * sq
         }))
     }

@@ -71,6 +71,12 @@ pub enum Error {
     InvalidMask(String),
     /// A parameter or configuration value is invalid.
     InvalidParameter(String),
+    /// The bijector does not implement this operation (for example the backward pass of a
+    /// user-defined layer that never overrode it).
+    Unsupported {
+        /// What was asked for.
+        operation: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -81,29 +87,22 @@ impl fmt::Display for Error {
                 write!(f, "width mismatch: expected {expected} columns, got {got}")
             }
             Error::NonFinite { context, row, col } => {
-                write!(
-                    f,
-                    "{context}: non-finite value (NaN or inf) at row {row}, column {col}"
-                )
+                write!(f, "{context}: non-finite value (NaN or inf) at row {row}, column {col}")
             }
-            Error::OutOfDomain {
-                context,
-                row,
-                col,
-                value,
-                domain,
-            } => write!(
+            Error::OutOfDomain { context, row, col, value, domain } => write!(
                 f,
                 "{context}: value {value} at row {row}, column {col} is outside the domain {domain}"
             ),
-            Error::Overflow { context, row, col } => write!(
-                f,
-                "{context}: result overflowed to a non-finite value at row {row}, column {col}"
-            ),
+            Error::Overflow { context, row, col } => {
+                write!(f, "{context}: result overflowed to a non-finite value at row {row}, column {col}")
+            }
             Error::SingularMatrix { context } => write!(f, "{context}: matrix is singular"),
             Error::InvalidPermutation(msg) => write!(f, "invalid permutation: {msg}"),
             Error::InvalidMask(msg) => write!(f, "invalid mask: {msg}"),
             Error::InvalidParameter(msg) => write!(f, "invalid parameter: {msg}"),
+            Error::Unsupported { operation } => {
+                write!(f, "{operation} is not implemented by this bijector")
+            }
         }
     }
 }

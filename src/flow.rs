@@ -44,17 +44,10 @@ impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
     pub fn new(base: D, bijector: B) -> Result<Self> {
         if let Some(got) = bijector.dim() {
             if got != base.dim() {
-                return Err(Error::WidthMismatch {
-                    expected: base.dim(),
-                    got,
-                });
+                return Err(Error::WidthMismatch { expected: base.dim(), got });
             }
         }
-        Ok(Self {
-            base,
-            bijector,
-            _float: PhantomData,
-        })
+        Ok(Self { base, bijector, _float: PhantomData })
     }
 
     /// `log p(x)` for each row of `x`.

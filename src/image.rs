@@ -31,11 +31,7 @@ impl ImageShape {
                 "image shape {channels}x{height}x{width} has a zero side"
             )));
         }
-        Ok(Self {
-            channels,
-            height,
-            width,
-        })
+        Ok(Self { channels, height, width })
     }
 
     /// A plain vector of width `c`, seen as `c` channels of a 1×1 image.

@@ -34,10 +34,7 @@ pub struct Invert<F: Float, B: Bijector<F>> {
 impl<F: Float, B: Bijector<F>> Invert<F, B> {
     /// Wraps `inner` with its directions swapped.
     pub fn new(inner: B) -> Self {
-        Self {
-            inner,
-            _float: PhantomData,
-        }
+        Self { inner, _float: PhantomData }
     }
 
     /// The wrapped bijector.

@@ -6,6 +6,7 @@ pub mod check;
 pub mod error;
 pub mod float;
 pub mod image;
+pub mod tape;
 
 pub mod affine;
 pub mod chain;
@@ -34,10 +35,11 @@ pub use float::Float;
 pub use flow::Flow;
 pub use image::ImageShape;
 pub use invert::Invert;
+pub use tape::Tape;
 // re-exports of the helpers' layers (each helper uncomments and fills its own line)
 pub use actnorm::ActNorm;
 pub use conv1x1::Invertible1x1Conv;
 pub use coupling::{AdditiveCoupling, AffineCoupling, Mask, ScaleBound};
 pub use elementwise::{Exp, Logit, Sigmoid, Softplus, Tanh};
-pub use nn::{Activation, Conditioner, Mlp, MlpConfig, Tape};
+pub use nn::{Activation, Conditioner, Mlp, MlpConfig};
 pub use permutation::Permutation;

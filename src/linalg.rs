@@ -407,10 +407,7 @@ pub fn solve_lower_triangular<F: Float>(
     const CONTEXT: &str = "solve_lower_triangular";
     let n = check_triangular_system(&l, &b, CONTEXT)?;
     let lower = (0..n).flat_map(|i| (0..=i).map(move |j| (i, j)));
-    if let Some((i, j)) = lower
-        .clone()
-        .find(|&(i, j)| (!unit_diagonal || i != j) && !l[[i, j]].is_finite())
-    {
+    if let Some((i, j)) = lower.clone().find(|&(i, j)| (!unit_diagonal || i != j) && !l[[i, j]].is_finite()) {
         return Err(non_finite(CONTEXT, "matrix", i, j));
     }
     if !unit_diagonal {
@@ -494,13 +491,7 @@ pub fn qr<F: Float>(a: ArrayView2<F>) -> (Array2<F>, Array2<F>) {
         // R[k.., k..] -= beta · v · (vᵀ R[k.., k..])
         let w = v.dot(&r.slice(s![k.., k..]));
         let mut rk = r.slice_mut(s![k.., k..]);
-        general_mat_mul(
-            -beta,
-            &vcol,
-            &w.view().insert_axis(Axis(0)),
-            F::one(),
-            &mut rk,
-        );
+        general_mat_mul(-beta, &vcol, &w.view().insert_axis(Axis(0)), F::one(), &mut rk);
         rk[[0, 0]] = alpha;
         rk.slice_mut(s![1.., 0]).fill(F::zero());
         // Q[.., k..] -= beta · (Q[.., k..] v) · vᵀ
@@ -560,13 +551,7 @@ fn forward_substitution<F: Float>(l: ArrayView2<F>, x: &mut Array2<F>, unit: boo
         let (done, rest) = x.view_mut().split_at(Axis(0), i);
         let mut xi = rest.index_axis_move(Axis(0), 0);
         // x_i -= Σ_{j<i} l_ij x_j  (a matrix-vector product over the solved rows)
-        general_mat_vec_mul(
-            -F::one(),
-            &done.t(),
-            &l.slice(s![i, ..i]),
-            F::one(),
-            &mut xi,
-        );
+        general_mat_vec_mul(-F::one(), &done.t(), &l.slice(s![i, ..i]), F::one(), &mut xi);
         if !unit {
             let d = l[[i, i]];
             xi.mapv_inplace(|v| v / d);
@@ -580,13 +565,7 @@ fn back_substitution<F: Float>(u: ArrayView2<F>, x: &mut Array2<F>) {
     for i in (0..n).rev() {
         let (head, done) = x.view_mut().split_at(Axis(0), i + 1);
         let mut xi = head.index_axis_move(Axis(0), i);
-        general_mat_vec_mul(
-            -F::one(),
-            &done.t(),
-            &u.slice(s![i, i + 1..]),
-            F::one(),
-            &mut xi,
-        );
+        general_mat_vec_mul(-F::one(), &done.t(), &u.slice(s![i, i + 1..]), F::one(), &mut xi);
         let d = u[[i, i]];
         xi.mapv_inplace(|v| v / d);
     }
@@ -596,14 +575,10 @@ fn back_substitution<F: Float>(u: ArrayView2<F>, x: &mut Array2<F>) {
 fn check_square<F: Float>(a: &ArrayView2<F>, context: &'static str) -> Result<usize> {
     let (r, c) = a.dim();
     if r != c {
-        return Err(Error::InvalidParameter(format!(
-            "{context}: expected a square matrix, got {r}x{c}"
-        )));
+        return Err(Error::InvalidParameter(format!("{context}: expected a square matrix, got {r}x{c}")));
     }
     if r == 0 {
-        return Err(Error::InvalidParameter(format!(
-            "{context}: the matrix is empty (0x0)"
-        )));
+        return Err(Error::InvalidParameter(format!("{context}: the matrix is empty (0x0)")));
     }
     if let Some(((i, j), _)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(non_finite(context, "matrix", i, j));
@@ -619,9 +594,7 @@ fn check_triangular_system<F: Float>(
 ) -> Result<usize> {
     let (r, c) = t.dim();
     if r != c {
-        return Err(Error::InvalidParameter(format!(
-            "{context}: expected a square matrix, got {r}x{c}"
-        )));
+        return Err(Error::InvalidParameter(format!("{context}: expected a square matrix, got {r}x{c}")));
     }
     if b.nrows() != r {
         return Err(Error::InvalidParameter(format!(
@@ -702,21 +675,14 @@ mod lapack {
         let n = check_square(&a, context)?;
         let tol = singular_tol::<F>(n, max_abs(a.iter()));
         // Column-major copy, so LAPACK factorises A itself (same pivoting as the pure path).
-        let mut m: Array2<T> =
-            Array2::from_shape_fn((n, n).f(), |(i, j)| T::of(a[[i, j]].to_f64()));
+        let mut m: Array2<T> = Array2::from_shape_fn((n, n).f(), |(i, j)| T::of(a[[i, j]].to_f64()));
         let side = i32::try_from(n).map_err(|_| {
             Error::InvalidParameter(format!("{context}: matrix too large for LAPACK ({n}x{n})"))
         })?;
-        let layout = MatrixLayout::F {
-            col: side,
-            lda: side,
-        };
-        let data = m
-            .as_slice_memory_order_mut()
-            .expect("fresh array is contiguous");
+        let layout = MatrixLayout::F { col: side, lda: side };
+        let data = m.as_slice_memory_order_mut().expect("fresh array is contiguous");
         // getrf fails only on an exactly zero pivot.
-        let ipiv =
-            <T as Lapack>::lu(layout, data).map_err(|_| Error::SingularMatrix { context })?;
+        let ipiv = <T as Lapack>::lu(layout, data).map_err(|_| Error::SingularMatrix { context })?;
         let mut sign = F::one();
         let mut logabs = F::zero();
         for (k, &p) in ipiv.iter().enumerate() {
@@ -733,14 +699,9 @@ mod lapack {
             logabs += NumFloat::ln(NumFloat::abs(d));
         }
         let inverse = if want_inv {
-            let data = m
-                .as_slice_memory_order_mut()
-                .expect("fresh array is contiguous");
-            <T as Lapack>::inv(layout, data, &ipiv)
-                .map_err(|_| Error::SingularMatrix { context })?;
-            Some(Array2::from_shape_fn((n, n), |(i, j)| {
-                F::of(m[[i, j]].to_f64())
-            }))
+            let data = m.as_slice_memory_order_mut().expect("fresh array is contiguous");
+            <T as Lapack>::inv(layout, data, &ipiv).map_err(|_| Error::SingularMatrix { context })?;
+            Some(Array2::from_shape_fn((n, n), |(i, j)| F::of(m[[i, j]].to_f64())))
         } else {
             None
         };
@@ -761,10 +722,7 @@ mod tests {
 
     fn max_diff<F: Float>(a: &Array2<F>, b: &Array2<F>) -> f64 {
         assert_eq!(a.dim(), b.dim());
-        a.iter()
-            .zip(b)
-            .map(|(&x, &y)| (x.to_f64() - y.to_f64()).abs())
-            .fold(0.0, f64::max)
+        a.iter().zip(b).map(|(&x, &y)| (x.to_f64() - y.to_f64()).abs()).fold(0.0, f64::max)
     }
 
     /// Determinant by cofactor expansion along the first row (exact formula, small n only).
@@ -793,16 +751,8 @@ mod tests {
         // Pivot −32/3 (larger than 4/3), l21 = (−4/3)/(−32/3) = 1/8; u22 = 1/3 − (1/8)(−4/3) = 1/2.
         assert_eq!(f.perm(), &[2, 1, 0]);
         assert_eq!(f.perm_sign(), -1.0);
-        let l = array![
-            [1.0, 0.0, 0.0],
-            [2.0 / 3.0, 1.0, 0.0],
-            [1.0 / 3.0, 0.125, 1.0]
-        ];
-        let u = array![
-            [6.0, 7.0, 2.0],
-            [0.0, -32.0 / 3.0, -4.0 / 3.0],
-            [0.0, 0.0, 0.5]
-        ];
+        let l = array![[1.0, 0.0, 0.0], [2.0 / 3.0, 1.0, 0.0], [1.0 / 3.0, 0.125, 1.0]];
+        let u = array![[6.0, 7.0, 2.0], [0.0, -32.0 / 3.0, -4.0 / 3.0], [0.0, 0.0, 0.5]];
         assert!(max_diff(f.l(), &l) < 1e-15);
         assert!(max_diff(f.u(), &u) < 1e-14);
         assert!(max_diff(&f.p().dot(&a), &f.l().dot(f.u())) < 1e-14);
@@ -868,10 +818,7 @@ mod tests {
         let x = f.solve(b.view()).unwrap();
         assert!(max_diff(&a.dot(&x), &b) < 1e-12);
         assert!(max_diff(&f.inverse(), &pure::inv(a.view()).unwrap()) < 1e-15);
-        assert!(matches!(
-            f.solve(gaussian::<f64>(4, 3, &mut rng).view()),
-            Err(Error::InvalidParameter(_))
-        ));
+        assert!(matches!(f.solve(gaussian::<f64>(4, 3, &mut rng).view()), Err(Error::InvalidParameter(_))));
     }
 
     #[test]
@@ -905,43 +852,22 @@ mod tests {
         ] {
             assert!(matches!(r, Err(Error::SingularMatrix { .. })), "{r:?}");
         }
-        assert!(matches!(
-            det(Array2::<f64>::zeros((2, 2)).view()),
-            Err(Error::SingularMatrix { .. })
-        ));
-        assert!(matches!(
-            pure::det(Array2::<f32>::zeros((3, 3)).view()),
-            Err(Error::SingularMatrix { .. })
-        ));
+        assert!(matches!(det(Array2::<f64>::zeros((2, 2)).view()), Err(Error::SingularMatrix { .. })));
+        assert!(matches!(pure::det(Array2::<f32>::zeros((3, 3)).view()), Err(Error::SingularMatrix { .. })));
         // Tiny relative to the scale: singular. The same pivot in a matrix of that scale: fine.
         let tiny = array![[1.0_f64, 0.0], [0.0, 1e-17]];
-        assert!(matches!(
-            inv(tiny.view()),
-            Err(Error::SingularMatrix { .. })
-        ));
+        assert!(matches!(inv(tiny.view()), Err(Error::SingularMatrix { .. })));
         let scaled = array![[1e-17_f64, 0.0], [0.0, 1e-17]];
         let (s, l) = slogdet(scaled.view()).unwrap();
         assert_eq!(s, 1.0);
         assert!((l - 2.0 * 1e-17_f64.ln()).abs() < 1e-12);
         // Shapes and values.
         let e = lu(Array2::<f64>::zeros((2, 3)).view()).unwrap_err();
-        assert!(
-            matches!(e, Error::InvalidParameter(ref m) if m.contains("2x3")),
-            "{e}"
-        );
-        assert!(matches!(
-            inv(Array2::<f64>::zeros((0, 0)).view()),
-            Err(Error::InvalidParameter(_))
-        ));
+        assert!(matches!(e, Error::InvalidParameter(ref m) if m.contains("2x3")), "{e}");
+        assert!(matches!(inv(Array2::<f64>::zeros((0, 0)).view()), Err(Error::InvalidParameter(_))));
         let e = slogdet(array![[1.0_f64, f64::NAN], [0.0, 1.0]].view()).unwrap_err();
-        assert!(
-            matches!(e, Error::InvalidParameter(ref m) if m.contains("(0, 1)")),
-            "{e}"
-        );
-        assert!(matches!(
-            inv(array![[f64::INFINITY]].view()),
-            Err(Error::InvalidParameter(_))
-        ));
+        assert!(matches!(e, Error::InvalidParameter(ref m) if m.contains("(0, 1)")), "{e}");
+        assert!(matches!(inv(array![[f64::INFINITY]].view()), Err(Error::InvalidParameter(_))));
         // Overflow in the elimination of a finite matrix.
         let big = array![[f64::MAX, f64::MAX], [-f64::MAX, f64::MAX]];
         assert!(lu(big.view()).is_err());
@@ -952,24 +878,15 @@ mod tests {
         // Golden: L = [1 0 0; 2 1 0; 3 4 1], X = [1; 1; 1] → B = [1; 3; 8].
         let l = array![[1.0_f64, 5.0, 5.0], [2.0, 1.0, 5.0], [3.0, 4.0, 1.0]];
         let b = array![[1.0], [3.0], [8.0]];
-        assert_eq!(
-            solve_lower_triangular(l.view(), b.view(), true).unwrap(),
-            array![[1.0], [1.0], [1.0]]
-        );
+        assert_eq!(solve_lower_triangular(l.view(), b.view(), true).unwrap(), array![[1.0], [1.0], [1.0]]);
         // With the diagonal read (2s): L = [2 0 0; 2 2 0; 3 4 2], X = [1; 1; 1] → B = [2; 4; 9].
         let l2 = array![[2.0_f64, 5.0, 5.0], [2.0, 2.0, 5.0], [3.0, 4.0, 2.0]];
         let b2 = array![[2.0], [4.0], [9.0]];
-        assert_eq!(
-            solve_lower_triangular(l2.view(), b2.view(), false).unwrap(),
-            array![[1.0], [1.0], [1.0]]
-        );
+        assert_eq!(solve_lower_triangular(l2.view(), b2.view(), false).unwrap(), array![[1.0], [1.0], [1.0]]);
         // Upper: U = [2 1 1; 0 4 2; 0 0 5], X = [1 0; 2 1; 3 −1] → B = [7 0; 14 2; 15 −5].
         let u = array![[2.0_f64, 1.0, 1.0], [9.0, 4.0, 2.0], [9.0, 9.0, 5.0]];
-        let x = solve_upper_triangular(
-            u.view(),
-            array![[7.0, 0.0], [14.0, 2.0], [15.0, -5.0]].view(),
-        )
-        .unwrap();
+        let x =
+            solve_upper_triangular(u.view(), array![[7.0, 0.0], [14.0, 2.0], [15.0, -5.0]].view()).unwrap();
         assert_eq!(x, array![[1.0, 0.0], [2.0, 1.0], [3.0, -1.0]]);
         // Random.
         let mut rng = StdRng::seed_from_u64(5);
@@ -998,20 +915,12 @@ mod tests {
         ));
         // With a unit diagonal the zero is not read.
         assert!(solve_lower_triangular(l.view(), b.view(), true).is_ok());
-        assert!(matches!(
-            solve_upper_triangular(l.view(), b.view()),
-            Err(Error::SingularMatrix { .. })
-        ));
-        let r =
-            solve_upper_triangular(Array2::<f64>::eye(2).view(), array![[1.0, 2.0, 3.0]].view());
+        assert!(matches!(solve_upper_triangular(l.view(), b.view()), Err(Error::SingularMatrix { .. })));
+        let r = solve_upper_triangular(Array2::<f64>::eye(2).view(), array![[1.0, 2.0, 3.0]].view());
         assert!(matches!(r, Err(Error::InvalidParameter(_))));
         let r = solve_lower_triangular(Array2::<f64>::eye(3).slice(s![..2, ..]), b.view(), true);
         assert!(matches!(r, Err(Error::InvalidParameter(_))));
-        let r = solve_lower_triangular(
-            Array2::<f64>::eye(2).view(),
-            array![[1.0], [f64::NAN]].view(),
-            true,
-        );
+        let r = solve_lower_triangular(Array2::<f64>::eye(2).view(), array![[1.0], [f64::NAN]].view(), true);
         assert!(matches!(r, Err(Error::InvalidParameter(ref m)) if m.contains("(1, 0)")));
         // NaN in the ignored triangle is not read; in the read triangle it is an error.
         let l_nan = array![[1.0_f64, f64::NAN], [2.0, 1.0]];
@@ -1085,14 +994,8 @@ mod tests {
                     assert!(max_diff(&ai, &pi) < 1e-10 * scale, "n = {n}");
                     assert_eq!(s, ps);
                     assert!((l - pl).abs() < 1e-11);
-                    assert!(
-                        max_diff(&inv(a.view()).unwrap(), &pure::inv(a.view()).unwrap())
-                            < 1e-10 * scale
-                    );
-                    assert_eq!(
-                        slogdet(a.view()).unwrap().0,
-                        pure::slogdet(a.view()).unwrap().0
-                    );
+                    assert!(max_diff(&inv(a.view()).unwrap(), &pure::inv(a.view()).unwrap()) < 1e-10 * scale);
+                    assert_eq!(slogdet(a.view()).unwrap().0, pure::slogdet(a.view()).unwrap().0);
                     let a32 = a.mapv(|v| v as f32);
                     let (s32, l32) = slogdet(a32.view()).unwrap();
                     let (ps32, pl32) = pure::slogdet(a32.view()).unwrap();
@@ -1109,14 +1012,8 @@ mod tests {
         #[test]
         fn singular_matrices_agree() {
             let singular = array![[1.0_f64, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]];
-            assert!(matches!(
-                inv(singular.view()),
-                Err(Error::SingularMatrix { .. })
-            ));
-            assert!(matches!(
-                slogdet(singular.view()),
-                Err(Error::SingularMatrix { .. })
-            ));
+            assert!(matches!(inv(singular.view()), Err(Error::SingularMatrix { .. })));
+            assert!(matches!(slogdet(singular.view()), Err(Error::SingularMatrix { .. })));
             assert!(matches!(
                 slogdet(Array2::<f32>::zeros((2, 2)).view()),
                 Err(Error::SingularMatrix { .. })
@@ -1125,10 +1022,7 @@ mod tests {
                 inv(array![[1.0_f64, 0.0], [0.0, 1e-17]].view()),
                 Err(Error::SingularMatrix { .. })
             ));
-            assert!(matches!(
-                inv(Array2::<f64>::zeros((2, 3)).view()),
-                Err(Error::InvalidParameter(_))
-            ));
+            assert!(matches!(inv(Array2::<f64>::zeros((2, 3)).view()), Err(Error::InvalidParameter(_))));
         }
     }
 }

@@ -50,9 +50,7 @@ impl Permutation {
     pub fn new(perm: Vec<usize>) -> Result<Self> {
         let d = perm.len();
         if d == 0 {
-            return Err(Error::InvalidPermutation(
-                "empty: a permutation needs at least one index".into(),
-            ));
+            return Err(Error::InvalidPermutation("empty: a permutation needs at least one index".into()));
         }
         const UNSEEN: usize = usize::MAX;
         let mut inv = vec![UNSEEN; d];
@@ -107,13 +105,11 @@ fn gather<F: Float>(v: &ArrayView2<F>, idx: &[usize]) -> Array2<F> {
         return v.select(Axis(1), idx);
     }
     let mut out = Array2::<F>::zeros((v.nrows(), idx.len()));
-    Zip::from(out.rows_mut())
-        .and(v.rows())
-        .for_each(|mut o, r| match r.as_slice() {
-            // The input row is contiguous here (stride 1): index the slice directly.
-            Some(r) => o.iter_mut().zip(idx).for_each(|(o, &j)| *o = r[j]),
-            None => o.iter_mut().zip(idx).for_each(|(o, &j)| *o = r[j]),
-        });
+    Zip::from(out.rows_mut()).and(v.rows()).for_each(|mut o, r| match r.as_slice() {
+        // The input row is contiguous here (stride 1): index the slice directly.
+        Some(r) => o.iter_mut().zip(idx).for_each(|(o, &j)| *o = r[j]),
+        None => o.iter_mut().zip(idx).for_each(|(o, &j)| *o = r[j]),
+    });
     out
 }
 
@@ -138,11 +134,7 @@ impl<F: Float> Bijector<F> for Permutation {
     }
 
     fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(
-            &y,
-            Some(self.perm.len()),
-            "Permutation inverse_log_det_jacobian",
-        )?;
+        check::batch(&y, Some(self.perm.len()), "Permutation inverse_log_det_jacobian")?;
         Ok(Array1::zeros(y.nrows()))
     }
 }
@@ -157,9 +149,9 @@ mod tests {
 
     /// `numpy.random.default_rng(0).permutation(64)`, as in the mirror (torch_mirror.py).
     const PERM64: [usize; 64] = [
-        16, 36, 27, 8, 44, 23, 53, 4, 58, 50, 10, 2, 42, 34, 19, 47, 11, 57, 37, 20, 18, 61, 3, 1,
-        30, 24, 17, 46, 21, 35, 28, 43, 0, 6, 22, 26, 51, 48, 62, 32, 25, 55, 9, 38, 59, 52, 40,
-        13, 12, 7, 45, 39, 63, 5, 49, 14, 54, 29, 41, 60, 56, 33, 15, 31,
+        16, 36, 27, 8, 44, 23, 53, 4, 58, 50, 10, 2, 42, 34, 19, 47, 11, 57, 37, 20, 18, 61, 3, 1, 30, 24,
+        17, 46, 21, 35, 28, 43, 0, 6, 22, 26, 51, 48, 62, 32, 25, 55, 9, 38, 59, 52, 40, 13, 12, 7, 45, 39,
+        63, 5, 49, 14, 54, 29, 41, 60, 56, 33, 15, 31,
     ];
 
     #[test]
@@ -191,10 +183,7 @@ mod tests {
     #[test]
     fn validation_errors_say_what_is_wrong() {
         let e = Permutation::new(vec![0, 2, 1, 2]).unwrap_err();
-        assert_eq!(
-            e,
-            Error::InvalidPermutation("index 2 appears twice, at positions 1 and 3".into())
-        );
+        assert_eq!(e, Error::InvalidPermutation("index 2 appears twice, at positions 1 and 3".into()));
         let e = Permutation::new(vec![0, 1, 3]).unwrap_err();
         assert_eq!(
             e,
@@ -202,10 +191,7 @@ mod tests {
                 "index 3 at position 2 is out of range for a permutation of 0..3".into()
             )
         );
-        assert!(matches!(
-            Permutation::new(vec![]),
-            Err(Error::InvalidPermutation(_))
-        ));
+        assert!(matches!(Permutation::new(vec![]), Err(Error::InvalidPermutation(_))));
         assert!(Permutation::reverse(0).is_err());
         let mut rng = StdRng::seed_from_u64(0);
         assert!(Permutation::random(0, &mut rng).is_err());
@@ -215,21 +201,12 @@ mod tests {
     fn bad_batches_are_rejected() {
         let p = Permutation::reverse(3).unwrap();
         let e = p.forward(array![[1.0_f64, 2.0]].view()).unwrap_err();
-        assert_eq!(
-            e,
-            Error::WidthMismatch {
-                expected: 3,
-                got: 2
-            }
-        );
+        assert_eq!(e, Error::WidthMismatch { expected: 3, got: 2 });
         assert!(matches!(
             p.inverse(array![[1.0_f64, f64::NAN, 2.0]].view()),
             Err(Error::NonFinite { row: 0, col: 1, .. })
         ));
-        assert_eq!(
-            p.forward(Array2::<f32>::zeros((0, 3)).view()).unwrap_err(),
-            Error::EmptyBatch
-        );
+        assert_eq!(p.forward(Array2::<f32>::zeros((0, 3)).view()).unwrap_err(), Error::EmptyBatch);
         assert!(p.log_det_jacobian(array![[1.0_f64]].view()).is_err());
     }
 
@@ -258,10 +235,7 @@ mod tests {
         assert_eq!(p.inverse(want.view()).unwrap(), strided);
         // Single column.
         let one = Permutation::new(vec![0]).unwrap();
-        assert_eq!(
-            one.forward(array![[1.0_f32], [2.0]].view()).unwrap(),
-            array![[1.0_f32], [2.0]]
-        );
+        assert_eq!(one.forward(array![[1.0_f32], [2.0]].view()).unwrap(), array![[1.0_f32], [2.0]]);
     }
 
     #[test]
@@ -277,9 +251,6 @@ mod tests {
             }
         }
         assert!(log_abs_det(jac).abs() < 1e-12);
-        assert_eq!(
-            p.log_det_jacobian(x.view().insert_axis(Axis(0))).unwrap()[0],
-            0.0
-        );
+        assert_eq!(p.log_det_jacobian(x.view().insert_axis(Axis(0))).unwrap()[0], 0.0);
     }
 }

@@ -16,9 +16,9 @@ use rand::Rng;
 
 /// The fixed permutation of the `tabular64` workload: `numpy.random.default_rng(0).permutation(64)`.
 pub const PERM64: [usize; 64] = [
-    16, 36, 27, 8, 44, 23, 53, 4, 58, 50, 10, 2, 42, 34, 19, 47, 11, 57, 37, 20, 18, 61, 3, 1, 30,
-    24, 17, 46, 21, 35, 28, 43, 0, 6, 22, 26, 51, 48, 62, 32, 25, 55, 9, 38, 59, 52, 40, 13, 12, 7,
-    45, 39, 63, 5, 49, 14, 54, 29, 41, 60, 56, 33, 15, 31,
+    16, 36, 27, 8, 44, 23, 53, 4, 58, 50, 10, 2, 42, 34, 19, 47, 11, 57, 37, 20, 18, 61, 3, 1, 30, 24, 17,
+    46, 21, 35, 28, 43, 0, 6, 22, 26, 51, 48, 62, 32, 25, 55, 9, 38, 59, 52, 40, 13, 12, 7, 45, 39, 63, 5,
+    49, 14, 54, 29, 41, 60, 56, 33, 15, 31,
 ];
 
 /// A stack of affine couplings, one per mask, each with an MLP conditioner of the given hidden
@@ -48,9 +48,7 @@ pub fn coupling_stack<F: Float, R: Rng + ?Sized>(
     rng: &mut R,
 ) -> Result<Chain<F>> {
     let Some(first) = masks.first() else {
-        return Err(Error::InvalidParameter(
-            "coupling_stack needs at least one mask".into(),
-        ));
+        return Err(Error::InvalidParameter("coupling_stack needs at least one mask".into()));
     };
     let d = first.dim();
     let mut layers: Vec<Box<dyn Bijector<F>>> = Vec::with_capacity(2 * masks.len());
@@ -80,9 +78,7 @@ pub fn coupling_stack<F: Float, R: Rng + ?Sized>(
 /// assert_eq!(flow.num_params(), 8 * (64 + 64 + 64 * 64 + 64 + 64 * 2 + 2));
 /// ```
 pub fn moons<F: Float, R: Rng + ?Sized>(rng: &mut R) -> Result<Chain<F>> {
-    let masks: Vec<Mask> = (0..8)
-        .map(|k| Mask::alternating(2, k % 2))
-        .collect::<Result<_>>()?;
+    let masks: Vec<Mask> = (0..8).map(|k| Mask::alternating(2, k % 2)).collect::<Result<_>>()?;
     coupling_stack(&masks, &[64, 64], Activation::Relu, None, rng)
 }
 
@@ -97,13 +93,7 @@ pub fn moons<F: Float, R: Rng + ?Sized>(rng: &mut R) -> Result<Chain<F>> {
 /// ```
 pub fn tabular64<F: Float, R: Rng + ?Sized>(rng: &mut R) -> Result<Chain<F>> {
     let masks: Vec<Mask> = (0..10)
-        .map(|k| {
-            if k % 2 == 0 {
-                Mask::first_half(64)
-            } else {
-                Mask::second_half(64)
-            }
-        })
+        .map(|k| if k % 2 == 0 { Mask::first_half(64) } else { Mask::second_half(64) })
         .collect::<Result<_>>()?;
     let perm = Permutation::new(PERM64.to_vec())?;
     coupling_stack(&masks, &[256, 256], Activation::Relu, Some(&perm), rng)

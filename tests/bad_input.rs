@@ -36,15 +36,7 @@ fn wrong_width_is_refused() {
         for (dir, call) in DIRECTIONS {
             let x = Array2::<f64>::from_elem((2, d + 1), 0.5);
             let err = call(case.bijector.as_ref(), x.view()).unwrap_err();
-            assert_eq!(
-                err,
-                Error::WidthMismatch {
-                    expected: d,
-                    got: d + 1
-                },
-                "{} {dir}",
-                case.name
-            );
+            assert_eq!(err, Error::WidthMismatch { expected: d, got: d + 1 }, "{} {dir}", case.name);
         }
     }
 }
@@ -79,11 +71,7 @@ fn out_of_domain_input_is_an_error_not_a_nan() {
         let mut x = Array2::<f64>::from_elem((3, case.dim), 0.5);
         x[[1, 0]] = -1.0; // outside (0, ∞) and the unit interval alike
         let err = case.bijector.forward(x.view()).unwrap_err();
-        assert!(
-            matches!(err, Error::OutOfDomain { row: 1, col: 0, .. }),
-            "{}: {err:?}",
-            case.name
-        );
+        assert!(matches!(err, Error::OutOfDomain { row: 1, col: 0, .. }), "{}: {err:?}", case.name);
     }
 }
 
@@ -91,36 +79,16 @@ fn out_of_domain_input_is_an_error_not_a_nan() {
 fn chain_of_mismatched_widths_is_refused() {
     let a = bijectors::Affine::<f64>::identity(2).unwrap();
     let b = bijectors::Affine::<f64>::identity(3).unwrap();
-    let err = Chain::new(vec![Box::new(a) as Box<dyn Bijector<f64>>, Box::new(b)])
-        .err()
-        .unwrap();
-    assert_eq!(
-        err,
-        Error::WidthMismatch {
-            expected: 2,
-            got: 3
-        }
-    );
+    let err = Chain::new(vec![Box::new(a) as Box<dyn Bijector<f64>>, Box::new(b)]).err().unwrap();
+    assert_eq!(err, Error::WidthMismatch { expected: 2, got: 3 });
 }
 
 #[test]
 fn flow_checks_widths_and_sample_sizes() {
-    let wrong = Flow::new(
-        StandardNormal::new(3).unwrap(),
-        bijectors::Affine::<f64>::identity(2).unwrap(),
-    );
-    assert_eq!(
-        wrong.err().unwrap(),
-        Error::WidthMismatch {
-            expected: 3,
-            got: 2
-        }
-    );
-    let flow = Flow::new(
-        StandardNormal::new(2).unwrap(),
-        bijectors::Affine::<f64>::identity(2).unwrap(),
-    )
-    .unwrap();
+    let wrong = Flow::new(StandardNormal::new(3).unwrap(), bijectors::Affine::<f64>::identity(2).unwrap());
+    assert_eq!(wrong.err().unwrap(), Error::WidthMismatch { expected: 3, got: 2 });
+    let flow =
+        Flow::new(StandardNormal::new(2).unwrap(), bijectors::Affine::<f64>::identity(2).unwrap()).unwrap();
     let mut rng = StdRng::seed_from_u64(0);
     assert_eq!(flow.sample(0, &mut rng).unwrap_err(), Error::EmptyBatch);
     assert!(matches!(

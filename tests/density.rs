@@ -27,31 +27,16 @@ fn two_dimensional_coupling_flow_integrates_to_one() {
     let layers: Vec<Box<dyn Bijector<f64>>> = vec![
         Box::new(Affine::new(array![0.2, -0.3], array![0.5, -0.5]).unwrap()),
         Box::new(
-            AffineCoupling::with_mlp(
-                Mask::alternating(2, 0).unwrap(),
-                &[16, 16],
-                Activation::Tanh,
-                &mut rng,
-            )
-            .unwrap(),
+            AffineCoupling::with_mlp(Mask::alternating(2, 0).unwrap(), &[16, 16], Activation::Tanh, &mut rng)
+                .unwrap(),
         ),
         Box::new(
-            AffineCoupling::with_mlp(
-                Mask::alternating(2, 1).unwrap(),
-                &[16, 16],
-                Activation::Tanh,
-                &mut rng,
-            )
-            .unwrap(),
+            AffineCoupling::with_mlp(Mask::alternating(2, 1).unwrap(), &[16, 16], Activation::Tanh, &mut rng)
+                .unwrap(),
         ),
         Box::new(
-            AdditiveCoupling::with_mlp(
-                Mask::alternating(2, 0).unwrap(),
-                &[16],
-                Activation::Tanh,
-                &mut rng,
-            )
-            .unwrap(),
+            AdditiveCoupling::with_mlp(Mask::alternating(2, 0).unwrap(), &[16], Activation::Tanh, &mut rng)
+                .unwrap(),
         ),
     ];
     let chain = randomized(Chain::new(layers).unwrap(), 5, 0.4);
@@ -98,40 +83,20 @@ fn sampling_matches_the_density() {
     let mut rng = StdRng::seed_from_u64(3);
     let layers: Vec<Box<dyn Bijector<f64>>> = vec![
         Box::new(
-            AffineCoupling::with_mlp(
-                Mask::alternating(2, 0).unwrap(),
-                &[8],
-                Activation::Tanh,
-                &mut rng,
-            )
-            .unwrap(),
+            AffineCoupling::with_mlp(Mask::alternating(2, 0).unwrap(), &[8], Activation::Tanh, &mut rng)
+                .unwrap(),
         ),
         Box::new(
-            AffineCoupling::with_mlp(
-                Mask::alternating(2, 1).unwrap(),
-                &[8],
-                Activation::Tanh,
-                &mut rng,
-            )
-            .unwrap(),
+            AffineCoupling::with_mlp(Mask::alternating(2, 1).unwrap(), &[8], Activation::Tanh, &mut rng)
+                .unwrap(),
         ),
     ];
-    let flow = Flow::new(
-        StandardNormal::new(2).unwrap(),
-        randomized(Chain::new(layers).unwrap(), 9, 0.5),
-    )
-    .unwrap();
-    let (x, lp) = flow
-        .sample_and_log_prob(2000, &mut StdRng::seed_from_u64(1))
-        .unwrap();
+    let flow =
+        Flow::new(StandardNormal::new(2).unwrap(), randomized(Chain::new(layers).unwrap(), 9, 0.5)).unwrap();
+    let (x, lp) = flow.sample_and_log_prob(2000, &mut StdRng::seed_from_u64(1)).unwrap();
     let again = flow.log_prob(x.view()).unwrap();
-    let err = (&again - &lp)
-        .mapv(f64::abs)
-        .fold(0.0_f64, |a, &b| a.max(b));
-    assert!(
-        err < 1e-9,
-        "log_prob disagrees with sample_and_log_prob by {err}"
-    );
+    let err = (&again - &lp).mapv(f64::abs).fold(0.0_f64, |a, &b| a.max(b));
+    assert!(err < 1e-9, "log_prob disagrees with sample_and_log_prob by {err}");
     // Same seed, same samples.
     let x2 = flow.sample(2000, &mut StdRng::seed_from_u64(1)).unwrap();
     assert_eq!(x, x2);

@@ -55,23 +55,14 @@ fn check_consistency<F: Float>(
     let err = max_rel_err(&to_f64(&y_again), &to_f64(&y));
     prop_assert!(err <= tol, "{name}: forward(inverse(y)) off by {err:e}");
     let err = max_rel_err(&to_f64_1(&ild.mapv(|v| -v)), &to_f64_1(&ld));
-    prop_assert!(
-        err <= tol,
-        "{name}: inverse log-det is not minus forward log-det ({err:e})"
-    );
+    prop_assert!(err <= tol, "{name}: inverse log-det is not minus forward log-det ({err:e})");
 
-    prop_assert!(
-        ok(name, b.forward(x.view()))? == y,
-        "{name}: forward differs from fused"
-    );
+    prop_assert!(ok(name, b.forward(x.view()))? == y, "{name}: forward differs from fused");
     prop_assert!(
         ok(name, b.log_det_jacobian(x.view()))? == ld,
         "{name}: log_det_jacobian differs from fused"
     );
-    prop_assert!(
-        ok(name, b.inverse(y.view()))? == x_back,
-        "{name}: inverse differs from fused"
-    );
+    prop_assert!(ok(name, b.inverse(y.view()))? == x_back, "{name}: inverse differs from fused");
     prop_assert!(
         ok(name, b.inverse_log_det_jacobian(y.view()))? == ild,
         "{name}: inverse log-det differs from fused"
@@ -80,28 +71,17 @@ fn check_consistency<F: Float>(
     // The same values stored column-major, seen through a transposed view.
     let x_t = x.t().to_owned();
     let (y_t, ld_t) = ok(name, b.forward_and_log_det(x_t.t()))?;
-    let err =
-        max_rel_err(&to_f64(&y_t), &to_f64(&y)).max(max_rel_err(&to_f64_1(&ld_t), &to_f64_1(&ld)));
-    prop_assert!(
-        err <= 1e-12,
-        "{name}: transposed input layout changes the forward result ({err:e})"
-    );
+    let err = max_rel_err(&to_f64(&y_t), &to_f64(&y)).max(max_rel_err(&to_f64_1(&ld_t), &to_f64_1(&ld)));
+    prop_assert!(err <= 1e-12, "{name}: transposed input layout changes the forward result ({err:e})");
     let y_tt = y.t().to_owned();
     let (x_t, _) = ok(name, b.inverse_and_log_det(y_tt.t()))?;
     let err = max_rel_err(&to_f64(&x_t), &to_f64(&x_back));
-    prop_assert!(
-        err <= 1e-12,
-        "{name}: transposed input layout changes the inverse result ({err:e})"
-    );
+    prop_assert!(err <= 1e-12, "{name}: transposed input layout changes the inverse result ({err:e})");
     Ok((to_f64(&y), to_f64_1(&ld)))
 }
 
 /// The f64 build with random parameters, checked everywhere; returns it for the f32 comparison.
-fn check_f64_case(
-    case: &mut Case<f64>,
-    rng: &mut StdRng,
-    sigma: f64,
-) -> Result<Array2<f64>, TestCaseError> {
+fn check_f64_case(case: &mut Case<f64>, rng: &mut StdRng, sigma: f64) -> Result<Array2<f64>, TestCaseError> {
     randomize(case.bijector.as_mut(), rng, sigma);
     let b = case.bijector.as_ref();
     let x = inputs(case.domain, ROWS, case.dim, rng);
@@ -159,19 +139,11 @@ fn the_zoo_covers_random_parameters() {
     // Randomising must actually move every parameterised case away from its start.
     let mut rng = StdRng::seed_from_u64(1);
     for mut case in zoo::<f64>() {
-        let before: Vec<f64> = case
-            .bijector
-            .params()
-            .iter()
-            .flat_map(|p| p.iter().copied().collect::<Vec<_>>())
-            .collect();
+        let before: Vec<f64> =
+            case.bijector.params().iter().flat_map(|p| p.iter().copied().collect::<Vec<_>>()).collect();
         randomize(case.bijector.as_mut(), &mut rng, 0.3);
-        let after: Vec<f64> = case
-            .bijector
-            .params()
-            .iter()
-            .flat_map(|p| p.iter().copied().collect::<Vec<_>>())
-            .collect();
+        let after: Vec<f64> =
+            case.bijector.params().iter().flat_map(|p| p.iter().copied().collect::<Vec<_>>()).collect();
         assert_eq!(before.len(), after.len());
         assert!(before.is_empty() || before != after, "{}", case.name);
     }

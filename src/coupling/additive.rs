@@ -43,11 +43,7 @@ impl<F: Float, C: Conditioner<F>> AdditiveCoupling<F, C> {
     /// `n_T` outputs.
     pub fn new(mask: Mask, conditioner: C) -> Result<Self> {
         check_conditioner(&mask, &conditioner, 1, "AdditiveCoupling")?;
-        Ok(Self {
-            mask,
-            conditioner,
-            _scalar: PhantomData,
-        })
+        Ok(Self { mask, conditioner, _scalar: PhantomData })
     }
 
     /// The mask.
@@ -75,17 +71,15 @@ impl<F: Float, C: Conditioner<F>> AdditiveCoupling<F, C> {
         let t = condition(&self.mask, &self.conditioner, 1, &v, context)?;
         let mut out = v.as_standard_layout().into_owned();
         let idx = self.mask.transformed();
-        Zip::from(out.rows_mut())
-            .and(t.rows())
-            .for_each(|mut row, t| {
-                for (&j, &tk) in idx.iter().zip(t.iter()) {
-                    if subtract {
-                        row[j] -= tk;
-                    } else {
-                        row[j] += tk;
-                    }
+        Zip::from(out.rows_mut()).and(t.rows()).for_each(|mut row, t| {
+            for (&j, &tk) in idx.iter().zip(t.iter()) {
+                if subtract {
+                    row[j] -= tk;
+                } else {
+                    row[j] += tk;
                 }
-            });
+            }
+        });
         check::output(&out.view(), context)?;
         Ok((out, Array1::zeros(v.nrows())))
     }
@@ -142,8 +136,7 @@ mod tests {
 
     fn random_layer(mask: Mask, seed: u64) -> AdditiveCoupling<f64> {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut layer =
-            AdditiveCoupling::with_mlp(mask, &[6, 5], Activation::Tanh, &mut rng).unwrap();
+        let mut layer = AdditiveCoupling::with_mlp(mask, &[6, 5], Activation::Tanh, &mut rng).unwrap();
         randomize(layer.params_mut(), 0.8, &mut rng);
         layer
     }
@@ -151,12 +144,9 @@ mod tests {
     #[test]
     fn golden_two_shifts() {
         // D = 4, first half passes; t = [x0 + 0.5, -x1] (one linear layer)
-        let net = Mlp::from_layers(
-            vec![array![[1.0, 0.0], [0.0, -1.0]]],
-            vec![array![0.5, 0.0]],
-            Activation::Tanh,
-        )
-        .unwrap();
+        let net =
+            Mlp::from_layers(vec![array![[1.0, 0.0], [0.0, -1.0]]], vec![array![0.5, 0.0]], Activation::Tanh)
+                .unwrap();
         let layer = AdditiveCoupling::new(Mask::first_half(4).unwrap(), net).unwrap();
         let x = array![[1.0, 2.0, 3.0, 4.0], [-1.0, 0.5, 0.0, 0.0]];
         let (y, ld) = layer.forward_and_log_det(x.view()).unwrap();
@@ -170,12 +160,8 @@ mod tests {
     #[test]
     fn interleaved_mask_writes_the_right_columns() {
         // mask [0, 1, 0]: P = [1], T = [0, 2]; t = [3 x1, -x1 + 1]
-        let net = Mlp::from_layers(
-            vec![array![[3.0, -1.0]]],
-            vec![array![0.0, 1.0]],
-            Activation::Relu,
-        )
-        .unwrap();
+        let net =
+            Mlp::from_layers(vec![array![[3.0, -1.0]]], vec![array![0.0, 1.0]], Activation::Relu).unwrap();
         let layer = AdditiveCoupling::new(Mask::alternating(3, 1).unwrap(), net).unwrap();
         let y = layer.forward(array![[10.0, 2.0, 20.0]].view()).unwrap();
         assert_eq!(y, array![[16.0, 2.0, 19.0]]);
@@ -184,13 +170,9 @@ mod tests {
     #[test]
     fn new_layer_is_identity() {
         let mut rng = StdRng::seed_from_u64(1);
-        let layer: AdditiveCoupling<f32> = AdditiveCoupling::with_mlp(
-            Mask::first_half(5).unwrap(),
-            &[16],
-            Activation::Relu,
-            &mut rng,
-        )
-        .unwrap();
+        let layer: AdditiveCoupling<f32> =
+            AdditiveCoupling::with_mlp(Mask::first_half(5).unwrap(), &[16], Activation::Relu, &mut rng)
+                .unwrap();
         let x: Array2<f32> = normal_batch(7, 5, &mut rng);
         assert_eq!(layer.forward(x.view()).unwrap(), x);
         assert_eq!(layer.dim(), Some(5));
@@ -210,10 +192,7 @@ mod tests {
             let layer = random_layer(m.clone(), 10 + i as u64);
             let x: Array2<f64> = normal_batch(6, m.dim(), &mut rng);
             let (y, ld) = layer.forward_and_log_det(x.view()).unwrap();
-            assert!(
-                (&y - &x).iter().any(|v| v.abs() > 1e-2),
-                "layer {i} is not the identity"
-            );
+            assert!((&y - &x).iter().any(|v| v.abs() > 1e-2), "layer {i} is not the identity");
             let back = layer.inverse(y.view()).unwrap();
             assert!((&back - &x).iter().all(|v| v.abs() < 1e-12));
             let fd = fd_log_det(|v| layer.forward(v).unwrap(), &x, 1e-5);
@@ -238,10 +217,7 @@ mod tests {
         let mut wide = Array2::zeros((5, 8));
         wide.slice_mut(s![.., ..;2]).assign(&x);
         assert_eq!(layer.forward(wide.slice(s![.., ..;2])).unwrap(), want);
-        assert_eq!(
-            layer.inverse(want.t().to_owned().t()).unwrap(),
-            layer.inverse(want.view()).unwrap()
-        );
+        assert_eq!(layer.inverse(want.t().to_owned().t()).unwrap(), layer.inverse(want.view()).unwrap());
     }
 
     #[test]
@@ -249,39 +225,18 @@ mod tests {
         let layer = random_layer(Mask::first_half(4).unwrap(), 5);
         assert_eq!(
             layer.forward(Array2::zeros((2, 3)).view()).unwrap_err(),
-            Error::WidthMismatch {
-                expected: 4,
-                got: 3
-            }
+            Error::WidthMismatch { expected: 4, got: 3 }
         );
-        assert_eq!(
-            layer.inverse(Array2::zeros((0, 4)).view()).unwrap_err(),
-            Error::EmptyBatch
-        );
+        assert_eq!(layer.inverse(Array2::zeros((0, 4)).view()).unwrap_err(), Error::EmptyBatch);
         let mut x = Array2::zeros((3, 4));
         x[[2, 3]] = f64::NAN;
-        assert!(matches!(
-            layer.forward(x.view()).unwrap_err(),
-            Error::NonFinite { row: 2, col: 3, .. }
-        ));
-        assert!(matches!(
-            layer.inverse(x.view()).unwrap_err(),
-            Error::NonFinite { row: 2, col: 3, .. }
-        ));
+        assert!(matches!(layer.forward(x.view()).unwrap_err(), Error::NonFinite { row: 2, col: 3, .. }));
+        assert!(matches!(layer.inverse(x.view()).unwrap_err(), Error::NonFinite { row: 2, col: 3, .. }));
         // overflow: t = x0 with x0 = x2 = 1.5e308
-        let net = Mlp::from_layers(
-            vec![array![[1.0], [0.0]]],
-            vec![array![0.0]],
-            Activation::Relu,
-        )
-        .unwrap();
-        let layer =
-            AdditiveCoupling::new(Mask::from_bits(vec![true, true, false]).unwrap(), net).unwrap();
+        let net = Mlp::from_layers(vec![array![[1.0], [0.0]]], vec![array![0.0]], Activation::Relu).unwrap();
+        let layer = AdditiveCoupling::new(Mask::from_bits(vec![true, true, false]).unwrap(), net).unwrap();
         let big = array![[1.5e308, 0.0, 1.5e308]];
-        assert!(matches!(
-            layer.forward(big.view()).unwrap_err(),
-            Error::Overflow { row: 0, col: 2, .. }
-        ));
+        assert!(matches!(layer.forward(big.view()).unwrap_err(), Error::Overflow { row: 0, col: 2, .. }));
         assert!(layer.inverse(big.view()).is_ok());
     }
 
@@ -291,10 +246,7 @@ mod tests {
         let m = Mask::first_half(5).unwrap(); // n_P = 2, n_T = 3
         for (i, o) in [(3, 3), (2, 2), (2, 6)] {
             let net: Mlp<f64> = MlpConfig::new(i, vec![4], o).build(&mut rng).unwrap();
-            assert!(matches!(
-                AdditiveCoupling::new(m.clone(), net),
-                Err(Error::InvalidParameter(_))
-            ));
+            assert!(matches!(AdditiveCoupling::new(m.clone(), net), Err(Error::InvalidParameter(_))));
         }
         let net: Mlp<f64> = MlpConfig::new(2, vec![4], 3).build(&mut rng).unwrap();
         assert!(AdditiveCoupling::new(m, net).is_ok());
@@ -303,12 +255,7 @@ mod tests {
     #[test]
     fn params_are_the_conditioners() {
         let mut layer = random_layer(Mask::first_half(4).unwrap(), 7);
-        let want: Vec<_> = layer
-            .conditioner()
-            .params()
-            .iter()
-            .map(|p| p.to_owned())
-            .collect();
+        let want: Vec<_> = layer.conditioner().params().iter().map(|p| p.to_owned()).collect();
         let got: Vec<_> = layer.params().iter().map(|p| p.to_owned()).collect();
         assert_eq!(got, want);
         assert_eq!(got.len(), 6);

@@ -62,12 +62,7 @@ impl<F: Float, C: Conditioner<F>> AffineCoupling<F, C> {
     /// default `Tanh` scale bound.
     pub fn new(mask: Mask, conditioner: C) -> Result<Self> {
         check_conditioner(&mask, &conditioner, 2, "AffineCoupling")?;
-        Ok(Self {
-            mask,
-            conditioner,
-            bound: ScaleBound::default(),
-            _scalar: PhantomData,
-        })
+        Ok(Self { mask, conditioner, bound: ScaleBound::default(), _scalar: PhantomData })
     }
 
     /// Replaces the scale bound (errors if its constant is not finite and positive).
@@ -122,11 +117,7 @@ impl<F: Float, C: Conditioner<F>> AffineCoupling<F, C> {
         };
         check::output(&out.view(), context)?;
         if let Some(row) = ld.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Overflow {
-                context,
-                row,
-                col: 0,
-            });
+            return Err(Error::Overflow { context, row, col: 0 });
         }
         Ok((out, ld))
     }
@@ -143,23 +134,16 @@ fn rows<F: Float>(
 ) -> Array1<F> {
     let nt = idx.len();
     let mut ld = Array1::zeros(out.nrows());
-    Zip::from(out.rows_mut())
-        .and(h.rows())
-        .and(&mut ld)
-        .for_each(|mut row, h, ld| {
-            let mut sum = F::zero();
-            for (k, &j) in idx.iter().enumerate() {
-                let s = bound(h[k]);
-                let t = h[nt + k];
-                sum += s;
-                row[j] = if inverse {
-                    (row[j] - t) * (-s).exp()
-                } else {
-                    row[j] * s.exp() + t
-                };
-            }
-            *ld = if inverse { -sum } else { sum };
-        });
+    Zip::from(out.rows_mut()).and(h.rows()).and(&mut ld).for_each(|mut row, h, ld| {
+        let mut sum = F::zero();
+        for (k, &j) in idx.iter().enumerate() {
+            let s = bound(h[k]);
+            let t = h[nt + k];
+            sum += s;
+            row[j] = if inverse { (row[j] - t) * (-s).exp() } else { row[j] * s.exp() + t };
+        }
+        *ld = if inverse { -sum } else { sum };
+    });
     ld
 }
 
@@ -214,12 +198,8 @@ mod tests {
     use rand::SeedableRng;
     use std::sync::Mutex;
 
-    const BOUNDS: [ScaleBound; 4] = [
-        ScaleBound::Tanh,
-        ScaleBound::ScaledTanh(3.0),
-        ScaleBound::SigmoidGlow,
-        ScaleBound::SoftClamp(2.5),
-    ];
+    const BOUNDS: [ScaleBound; 4] =
+        [ScaleBound::Tanh, ScaleBound::ScaledTanh(3.0), ScaleBound::SigmoidGlow, ScaleBound::SoftClamp(2.5)];
 
     fn random_layer(
         mask: Mask,
@@ -251,10 +231,7 @@ mod tests {
         // row 1: r = -1 + 0.1 = -0.9,        t = 8 - 0.3 = 7.7
         let (s0, s1) = (0.1_f64.tanh(), (-0.9_f64).tanh());
         let (y, ld) = layer.forward_and_log_det(x.view()).unwrap();
-        let want = array![
-            [1.0, 2.0 * s0.exp() + 4.7, 2.0],
-            [0.0, -s1.exp() + 7.7, 4.0]
-        ];
+        let want = array![[1.0, 2.0 * s0.exp() + 4.7, 2.0], [0.0, -s1.exp() + 7.7, 4.0]];
         assert!((&y - &want).iter().all(|e| e.abs() < 1e-14), "{y}");
         assert!((ld[0] - s0).abs() < 1e-15 && (ld[1] - s1).abs() < 1e-15);
         let (back, ild) = layer.inverse_and_log_det(y.view()).unwrap();
@@ -275,16 +252,12 @@ mod tests {
         let x = array![[3.0, 0.75, -2.0]];
         let (r0, r2) = (1.5_f64, -0.75_f64);
         let glow = |r: f64| (1.0 / (1.0 + (-(r + 2.0)).exp())).ln();
-        let clamp = |r: f64, c: f64| {
-            2.0 * c / std::f64::consts::PI * (std::f64::consts::PI * r / (2.0 * c)).atan()
-        };
+        let clamp =
+            |r: f64, c: f64| 2.0 * c / std::f64::consts::PI * (std::f64::consts::PI * r / (2.0 * c)).atan();
         type LogScale = Box<dyn Fn(f64) -> f64>;
         let cases: [(ScaleBound, LogScale); 4] = [
             (ScaleBound::Tanh, Box::new(|r: f64| r.tanh())),
-            (
-                ScaleBound::ScaledTanh(0.5),
-                Box::new(|r: f64| 0.5 * (r / 0.5).tanh()),
-            ),
+            (ScaleBound::ScaledTanh(0.5), Box::new(|r: f64| 0.5 * (r / 0.5).tanh())),
             (ScaleBound::SigmoidGlow, Box::new(glow)),
             (ScaleBound::SoftClamp(4.0), Box::new(move |r| clamp(r, 4.0))),
         ];
@@ -292,10 +265,7 @@ mod tests {
             let layer = base.clone().with_scale_bound(bound).unwrap();
             let (y, ld) = layer.forward_and_log_det(x.view()).unwrap();
             let want = array![[3.0 * s(r0).exp() + 1.0, 0.75, -2.0 * s(r2).exp() - 1.0]];
-            assert!(
-                (&y - &want).iter().all(|e| e.abs() < 1e-14),
-                "{bound:?}: {y} vs {want}"
-            );
+            assert!((&y - &want).iter().all(|e| e.abs() < 1e-14), "{bound:?}: {y} vs {want}");
             assert!((ld[0] - (s(r0) + s(r2))).abs() < 1e-15, "{bound:?}");
             let (back, ild) = layer.inverse_and_log_det(y.view()).unwrap();
             assert!((&back - &x).iter().all(|e| e.abs() < 1e-14));
@@ -333,10 +303,7 @@ mod tests {
                         fd[r]
                     );
                 }
-                assert!(
-                    ld.iter().any(|v| v.abs() > 0.05),
-                    "log-det too small to test: {ld}"
-                );
+                assert!(ld.iter().any(|v| v.abs() > 0.05), "log-det too small to test: {ld}");
                 // inverse: log-det of the numerical Jacobian of the inverse, and the round trip
                 let (back, ild) = layer.inverse_and_log_det(y.view()).unwrap();
                 assert!((&back - &x).iter().all(|e| e.abs() < 1e-12));
@@ -354,8 +321,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(30);
         for bound in BOUNDS {
             let mask = Mask::checkerboard(ImageShape::new(1, 4, 4).unwrap(), 0).unwrap();
-            let mut layer =
-                AffineCoupling::<f32>::with_mlp(mask, &[32], Activation::Relu, &mut rng).unwrap();
+            let mut layer = AffineCoupling::<f32>::with_mlp(mask, &[32], Activation::Relu, &mut rng).unwrap();
             randomize(layer.params_mut(), 0.3, &mut rng);
             let layer = layer.with_scale_bound(bound).unwrap();
             let x: Array2<f32> = normal_batch(10, 16, &mut rng);
@@ -398,10 +364,7 @@ mod tests {
     fn matches_the_torch_mirror_formula() {
         let mut rng = StdRng::seed_from_u64(40);
         let (d, hdim) = (5, 7);
-        for bits in [
-            vec![true, false, false, true, false],
-            vec![false, true, false, true, true],
-        ] {
+        for bits in [vec![true, false, false, true, false], vec![false, true, false, true, true]] {
             let mask = Mask::from_bits(bits).unwrap();
             let (p, t) = (mask.pass_through().to_vec(), mask.transformed().to_vec());
             let w = [
@@ -409,17 +372,12 @@ mod tests {
                 normal_batch::<f64, _>(hdim, hdim, &mut rng) * 0.5,
                 normal_batch::<f64, _>(hdim, 2 * d, &mut rng) * 0.5,
             ];
-            let b = [0, 1, 2].map(|l| {
-                Array1::from_shape_simple_fn(w[l].ncols(), || 0.3 * f64::standard_normal(&mut rng))
-            });
+            let b = [0, 1, 2]
+                .map(|l| Array1::from_shape_simple_fn(w[l].ncols(), || 0.3 * f64::standard_normal(&mut rng)));
             // ours: first layer rows P; last layer columns T and D + T
             let cols: Vec<usize> = t.iter().copied().chain(t.iter().map(|&j| d + j)).collect();
             let net = Mlp::from_layers(
-                vec![
-                    w[0].select(Axis(0), &p),
-                    w[1].clone(),
-                    w[2].select(Axis(1), &cols),
-                ],
+                vec![w[0].select(Axis(0), &p), w[1].clone(), w[2].select(Axis(1), &cols)],
                 vec![b[0].clone(), b[1].clone(), b[2].select(Axis(0), &cols)],
                 Activation::Relu,
             )
@@ -453,9 +411,7 @@ mod tests {
         }
         fn forward(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
             self.seen.lock().unwrap().push(x.to_owned());
-            Ok(Array2::from_shape_fn((x.nrows(), 2), |(i, k)| {
-                (k as f64 + 1.0) * x[[i, 0]]
-            }))
+            Ok(Array2::from_shape_fn((x.nrows(), 2), |(i, k)| (k as f64 + 1.0) * x[[i, 0]]))
         }
         fn forward_recorded(&self, x: ArrayView2<f64>) -> Result<(Array2<f64>, Tape<f64>)> {
             Ok((self.forward(x)?, Tape::new()))
@@ -472,17 +428,11 @@ mod tests {
     fn moons_mask_transformed_output_depends_only_on_pass_through() {
         // the mirror's moons mask [1, 0]: the conditioner sees column 0 only
         let mask = Mask::from_values(&[1.0, 0.0]).unwrap();
-        let spy = Spy {
-            seen: Mutex::new(Vec::new()),
-            out: 2,
-        };
+        let spy = Spy { seen: Mutex::new(Vec::new()), out: 2 };
         let layer = AffineCoupling::new(mask.clone(), spy).unwrap();
         let x = array![[0.3, 10.0], [-0.4, -20.0]];
         let (y, ld) = layer.forward_and_log_det(x.view()).unwrap();
-        assert_eq!(
-            layer.conditioner().seen.lock().unwrap()[0],
-            array![[0.3], [-0.4]]
-        );
+        assert_eq!(layer.conditioner().seen.lock().unwrap()[0], array![[0.3], [-0.4]]);
         // r = x0, t = 2 x0
         for r in 0..2 {
             let (x0, x1) = (x[[r, 0]], x[[r, 1]]);
@@ -504,21 +454,15 @@ mod tests {
     #[test]
     fn boxed_conditioner_and_bijector_object() {
         let mut rng = StdRng::seed_from_u64(50);
-        let net: Box<dyn Conditioner<f64>> = Box::new(
-            MlpConfig::new(2, vec![4], 6)
-                .zero_last_layer(false)
-                .build::<f64, _>(&mut rng)
-                .unwrap(),
-        );
+        let net: Box<dyn Conditioner<f64>> =
+            Box::new(MlpConfig::new(2, vec![4], 6).zero_last_layer(false).build::<f64, _>(&mut rng).unwrap());
         let layer = AffineCoupling::new(Mask::first_half(5).unwrap(), net).unwrap();
         let boxed: Box<dyn Bijector<f64>> = Box::new(layer);
         assert_eq!(boxed.dim(), Some(5));
         assert_eq!(boxed.num_params(), 2 * 4 + 4 + 4 * 6 + 6);
         let x: Array2<f64> = normal_batch(3, 5, &mut rng);
         let y = boxed.forward(x.view()).unwrap();
-        assert!((&boxed.inverse(y.view()).unwrap() - &x)
-            .iter()
-            .all(|e| e.abs() < 1e-12));
+        assert!((&boxed.inverse(y.view()).unwrap() - &x).iter().all(|e| e.abs() < 1e-12));
     }
 
     #[test]
@@ -544,13 +488,7 @@ mod tests {
 
     #[test]
     fn any_layout() {
-        let layer = random_layer(
-            Mask::alternating(4, 1).unwrap(),
-            &[5],
-            Activation::Tanh,
-            0.6,
-            52,
-        );
+        let layer = random_layer(Mask::alternating(4, 1).unwrap(), &[5], Activation::Tanh, 0.6, 52);
         let x: Array2<f64> = normal_batch(5, 4, &mut StdRng::seed_from_u64(53));
         let (want, want_ld) = layer.forward_and_log_det(x.view()).unwrap();
         let xt = x.t().to_owned();
@@ -558,99 +496,48 @@ mod tests {
         assert_eq!((got, got_ld), (want.clone(), want_ld));
         let mut wide = Array2::zeros((5, 8));
         wide.slice_mut(s![.., 1..;2]).assign(&want);
-        assert_eq!(
-            layer.inverse(wide.slice(s![.., 1..;2])).unwrap(),
-            layer.inverse(want.view()).unwrap()
-        );
+        assert_eq!(layer.inverse(wide.slice(s![.., 1..;2])).unwrap(), layer.inverse(want.view()).unwrap());
     }
 
     #[test]
     fn bad_inputs() {
-        let layer = random_layer(
-            Mask::first_half(4).unwrap(),
-            &[3],
-            Activation::Relu,
-            0.5,
-            54,
-        );
+        let layer = random_layer(Mask::first_half(4).unwrap(), &[3], Activation::Relu, 0.5, 54);
         assert_eq!(
             layer.forward(Array2::zeros((1, 5)).view()).unwrap_err(),
-            Error::WidthMismatch {
-                expected: 4,
-                got: 5
-            }
+            Error::WidthMismatch { expected: 4, got: 5 }
         );
-        assert_eq!(
-            layer.forward(Array2::zeros((0, 4)).view()).unwrap_err(),
-            Error::EmptyBatch
-        );
+        assert_eq!(layer.forward(Array2::zeros((0, 4)).view()).unwrap_err(), Error::EmptyBatch);
         let mut x = Array2::zeros((2, 4));
         x[[1, 0]] = f64::INFINITY;
-        assert!(matches!(
-            layer.forward(x.view()).unwrap_err(),
-            Error::NonFinite { row: 1, col: 0, .. }
-        ));
+        assert!(matches!(layer.forward(x.view()).unwrap_err(), Error::NonFinite { row: 1, col: 0, .. }));
         x[[1, 0]] = 0.0;
         x[[0, 3]] = f64::NAN;
-        assert!(matches!(
-            layer.inverse(x.view()).unwrap_err(),
-            Error::NonFinite { row: 0, col: 3, .. }
-        ));
+        assert!(matches!(layer.inverse(x.view()).unwrap_err(), Error::NonFinite { row: 0, col: 3, .. }));
         // overflow: r = 1 (s = tanh 1 > 0), t = 0; x_T = f64::MAX overflows forward, not inverse
-        let net = Mlp::from_layers(
-            vec![array![[0.0, 0.0]]],
-            vec![array![1.0, 0.0]],
-            Activation::Relu,
-        )
-        .unwrap();
+        let net =
+            Mlp::from_layers(vec![array![[0.0, 0.0]]], vec![array![1.0, 0.0]], Activation::Relu).unwrap();
         let layer = AffineCoupling::new(Mask::first_half(2).unwrap(), net).unwrap();
         let big = array![[0.0, 1.0], [0.0, f64::MAX]];
-        assert!(matches!(
-            layer.forward(big.view()).unwrap_err(),
-            Error::Overflow { row: 1, col: 1, .. }
-        ));
+        assert!(matches!(layer.forward(big.view()).unwrap_err(), Error::Overflow { row: 1, col: 1, .. }));
         assert!(layer.inverse(big.view()).is_ok());
         // invalid bound constants
-        let layer = random_layer(
-            Mask::first_half(4).unwrap(),
-            &[3],
-            Activation::Relu,
-            0.5,
-            55,
-        );
-        assert!(layer
-            .clone()
-            .with_scale_bound(ScaleBound::ScaledTanh(0.0))
-            .is_err());
-        assert!(layer
-            .with_scale_bound(ScaleBound::SoftClamp(f64::NAN))
-            .is_err());
+        let layer = random_layer(Mask::first_half(4).unwrap(), &[3], Activation::Relu, 0.5, 55);
+        assert!(layer.clone().with_scale_bound(ScaleBound::ScaledTanh(0.0)).is_err());
+        assert!(layer.with_scale_bound(ScaleBound::SoftClamp(f64::NAN)).is_err());
     }
 
     #[test]
     fn misbehaving_conditioner_is_an_error() {
         // Spy returns 2 columns; claim 2 outputs for a mask needing 2·n_T = 4 -> rejected at build
         let mask = Mask::from_bits(vec![true, false, false]).unwrap();
-        let spy = Spy {
-            seen: Mutex::new(Vec::new()),
-            out: 2,
-        };
-        assert!(matches!(
-            AffineCoupling::new(mask.clone(), spy),
-            Err(Error::InvalidParameter(_))
-        ));
+        let spy = Spy { seen: Mutex::new(Vec::new()), out: 2 };
+        assert!(matches!(AffineCoupling::new(mask.clone(), spy), Err(Error::InvalidParameter(_))));
         // claims 4 but returns 2 -> error at call time, not a panic
-        let liar = Spy {
-            seen: Mutex::new(Vec::new()),
-            out: 4,
-        };
+        let liar = Spy { seen: Mutex::new(Vec::new()), out: 4 };
         let layer = AffineCoupling::new(mask, liar).unwrap();
         assert_eq!(
             layer.forward(array![[1.0, 2.0, 3.0]].view()).unwrap_err(),
-            Error::WidthMismatch {
-                expected: 4,
-                got: 2
-            }
+            Error::WidthMismatch { expected: 4, got: 2 }
         );
     }
 
@@ -660,27 +547,15 @@ mod tests {
         let mask = Mask::first_half(5).unwrap(); // n_P = 2, n_T = 3
         for (i, o) in [(3, 6), (2, 3), (2, 5)] {
             let net: Mlp<f64> = MlpConfig::new(i, vec![4], o).build(&mut rng).unwrap();
-            assert!(matches!(
-                AffineCoupling::new(mask.clone(), net),
-                Err(Error::InvalidParameter(_))
-            ));
+            assert!(matches!(AffineCoupling::new(mask.clone(), net), Err(Error::InvalidParameter(_))));
         }
-        assert!(
-            AffineCoupling::<f64>::with_mlp(mask.clone(), &[0], Activation::Relu, &mut rng)
-                .is_err()
-        );
+        assert!(AffineCoupling::<f64>::with_mlp(mask.clone(), &[0], Activation::Relu, &mut rng).is_err());
         assert!(AffineCoupling::<f64>::with_mlp(mask, &[], Activation::Relu, &mut rng).is_ok());
     }
 
     #[test]
     fn params_are_the_conditioners() {
-        let mut layer = random_layer(
-            Mask::first_half(4).unwrap(),
-            &[3],
-            Activation::Tanh,
-            0.5,
-            57,
-        );
+        let mut layer = random_layer(Mask::first_half(4).unwrap(), &[3], Activation::Tanh, 0.5, 57);
         let shapes: Vec<Vec<usize>> = layer.params().iter().map(|p| p.shape().to_vec()).collect();
         assert_eq!(shapes, vec![vec![2, 3], vec![3], vec![3, 4], vec![4]]);
         // the last bias: entries 0..2 move the raw log-scales, 2..4 the shifts

@@ -55,11 +55,7 @@ impl Mask {
                 bits.len()
             )));
         }
-        Ok(Self {
-            bits,
-            pass,
-            transformed,
-        })
+        Ok(Self { bits, pass, transformed })
     }
 
     /// A mask from numeric values, each exactly `0` (transformed) or `1` (pass through).
@@ -73,9 +69,7 @@ impl Mask {
                 } else if v == F::zero() {
                     Ok(false)
                 } else {
-                    Err(Error::InvalidMask(format!(
-                        "value {v} at index {i} is neither 0 nor 1"
-                    )))
+                    Err(Error::InvalidMask(format!("value {v} at index {i} is neither 0 nor 1")))
                 }
             })
             .collect::<Result<Vec<bool>>>()?;
@@ -123,11 +117,7 @@ impl Mask {
             )));
         }
         let split = shape.channels / 2 * shape.pixels();
-        Self::from_bits(
-            (0..shape.dim())
-                .map(|i| (i < split) == first_half)
-                .collect(),
-        )
+        Self::from_bits((0..shape.dim()).map(|i| (i < split) == first_half).collect())
     }
 
     /// The mask with the roles swapped (pass-through ↔ transformed).
@@ -176,18 +166,13 @@ impl Mask {
 
     /// The mask as numbers (1 = pass through, 0 = transformed), as the mirror stores it.
     pub fn values<F: Float>(&self) -> Array1<F> {
-        self.bits
-            .iter()
-            .map(|&b| if b { F::one() } else { F::zero() })
-            .collect()
+        self.bits.iter().map(|&b| if b { F::one() } else { F::zero() }).collect()
     }
 }
 
 fn check_parity(parity: usize) -> Result<()> {
     if parity > 1 {
-        return Err(Error::InvalidMask(format!(
-            "parity must be 0 or 1, got {parity}"
-        )));
+        return Err(Error::InvalidMask(format!("parity must be 0 or 1, got {parity}")));
     }
     Ok(())
 }
@@ -198,10 +183,7 @@ mod tests {
     use ndarray::array;
 
     fn ones(m: &Mask) -> String {
-        m.bits()
-            .iter()
-            .map(|&b| if b { '1' } else { '0' })
-            .collect()
+        m.bits().iter().map(|&b| if b { '1' } else { '0' }).collect()
     }
 
     #[test]
@@ -287,16 +269,8 @@ mod tests {
 
     #[test]
     fn invalid_masks() {
-        for bad in [
-            vec![],
-            vec![true],
-            vec![false, false],
-            vec![true, true, true],
-        ] {
-            assert!(
-                matches!(Mask::from_bits(bad.clone()), Err(Error::InvalidMask(_))),
-                "{bad:?}"
-            );
+        for bad in [vec![], vec![true], vec![false, false], vec![true, true, true]] {
+            assert!(matches!(Mask::from_bits(bad.clone()), Err(Error::InvalidMask(_))), "{bad:?}");
         }
         assert!(Mask::from_values::<f64>(&[]).is_err());
         assert!(Mask::from_values(&[1.0, 0.5]).is_err());

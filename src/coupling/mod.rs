@@ -92,10 +92,7 @@ fn condition<F: Float, C: Conditioner<F> + ?Sized>(
         )));
     }
     if h.ncols() != want {
-        return Err(Error::WidthMismatch {
-            expected: want,
-            got: h.ncols(),
-        });
+        return Err(Error::WidthMismatch { expected: want, got: h.ncols() });
     }
     check::output(&h.view(), context)?;
     Ok(h)
@@ -113,9 +110,7 @@ pub(crate) mod test_util {
         let n = a.nrows();
         let mut acc = 0.0;
         for k in 0..n {
-            let p = (k..n)
-                .max_by(|&i, &j| a[[i, k]].abs().total_cmp(&a[[j, k]].abs()))
-                .unwrap();
+            let p = (k..n).max_by(|&i, &j| a[[i, k]].abs().total_cmp(&a[[j, k]].abs())).unwrap();
             if p != k {
                 for j in 0..n {
                     a.swap([k, j], [p, j]);
@@ -135,11 +130,7 @@ pub(crate) mod test_util {
     }
 
     /// Per-row `log|det J|` of `f` at the rows of `x`, `J` by central differences with step `h`.
-    pub fn fd_log_det(
-        f: impl Fn(ArrayView2<f64>) -> Array2<f64>,
-        x: &Array2<f64>,
-        h: f64,
-    ) -> Array1<f64> {
+    pub fn fd_log_det(f: impl Fn(ArrayView2<f64>) -> Array2<f64>, x: &Array2<f64>, h: f64) -> Array1<f64> {
         let (n, d) = x.dim();
         let mut jac = vec![Array2::<f64>::zeros((d, d)); n];
         for j in 0..d {
@@ -158,11 +149,7 @@ pub(crate) mod test_util {
     }
 
     /// Overwrites every parameter with `N(0, scale²)` draws.
-    pub fn randomize<F: Float, R: Rng + ?Sized>(
-        params: Vec<ArrayViewMutD<'_, F>>,
-        scale: f64,
-        rng: &mut R,
-    ) {
+    pub fn randomize<F: Float, R: Rng + ?Sized>(params: Vec<ArrayViewMutD<'_, F>>, scale: f64, rng: &mut R) {
         for mut p in params {
             p.mapv_inplace(|_| F::of(scale * F::standard_normal(rng).to_f64()));
         }

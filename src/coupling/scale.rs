@@ -63,9 +63,7 @@ impl ScaleBound {
             ScaleBound::Tanh => r.tanh(),
             ScaleBound::ScaledTanh(c) => scaled_tanh(r, F::of(c), F::of(1.0 / c)),
             ScaleBound::SigmoidGlow => log_sigmoid_plus_2(r),
-            ScaleBound::SoftClamp(c) => {
-                soft_clamp(r, F::of(FRAC_2_PI * c), F::of(1.0 / (FRAC_2_PI * c)))
-            }
+            ScaleBound::SoftClamp(c) => soft_clamp(r, F::of(FRAC_2_PI * c), F::of(1.0 / (FRAC_2_PI * c))),
         }
     }
 }
@@ -92,12 +90,8 @@ pub(crate) fn soft_clamp<F: Float>(r: F, k: F, inv_k: F) -> F {
 mod tests {
     use super::*;
 
-    const ALL: [ScaleBound; 4] = [
-        ScaleBound::Tanh,
-        ScaleBound::ScaledTanh(3.0),
-        ScaleBound::SigmoidGlow,
-        ScaleBound::SoftClamp(2.5),
-    ];
+    const ALL: [ScaleBound; 4] =
+        [ScaleBound::Tanh, ScaleBound::ScaledTanh(3.0), ScaleBound::SigmoidGlow, ScaleBound::SoftClamp(2.5)];
 
     #[test]
     fn hand_values() {
@@ -107,9 +101,7 @@ mod tests {
         // log sigmoid(1) = -ln(1 + e^-1) = -0.31326168751822286
         assert!((ScaleBound::SigmoidGlow.apply(-1.0_f64) + 0.31326168751822286).abs() < 1e-15);
         // (2·2/π) atan(π·(4/π)/(2·2)) = (4/π) atan(1) = (4/π)(π/4) = 1
-        assert!(
-            (ScaleBound::SoftClamp(2.0).apply(4.0 / std::f64::consts::PI) - 1.0_f64).abs() < 1e-15
-        );
+        assert!((ScaleBound::SoftClamp(2.0).apply(4.0 / std::f64::consts::PI) - 1.0_f64).abs() < 1e-15);
     }
 
     #[test]

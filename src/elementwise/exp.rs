@@ -77,13 +77,7 @@ impl<F: Float> Bijector<F> for Exp {
 
     fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
         check::batch(&y, None, "Exp inverse_log_det_jacobian")?;
-        row_sums(&y, INV, |v| {
-            if v > F::zero() {
-                Ok(-v.ln())
-            } else {
-                Err(Fail::Domain("(0, inf)"))
-            }
-        })
+        row_sums(&y, INV, |v| if v > F::zero() { Ok(-v.ln()) } else { Err(Fail::Domain("(0, inf)")) })
     }
 }
 
@@ -119,57 +113,23 @@ mod tests {
 
     #[test]
     fn domain_and_overflow_errors() {
-        let e = Exp
-            .inverse(array![[1.0_f64, 2.0], [3.0, -0.5]].view())
-            .unwrap_err();
+        let e = Exp.inverse(array![[1.0_f64, 2.0], [3.0, -0.5]].view()).unwrap_err();
         assert!(matches!(e, Error::OutOfDomain { row: 1, col: 1, value, .. } if value == -0.5));
-        assert!(matches!(
-            Exp.inverse(array![[0.0_f32]].view()),
-            Err(Error::OutOfDomain { .. })
-        ));
+        assert!(matches!(Exp.inverse(array![[0.0_f32]].view()), Err(Error::OutOfDomain { .. })));
         assert!(matches!(
             Exp.inverse_log_det_jacobian(array![[0.0_f32]].view()),
             Err(Error::OutOfDomain { .. })
         ));
         let e = Exp.forward(array![[1.0_f64, 1000.0]].view()).unwrap_err();
-        assert_eq!(
-            e,
-            Error::Overflow {
-                context: FWD,
-                row: 0,
-                col: 1
-            }
-        );
-        assert!(matches!(
-            Exp.forward(array![[89.0_f32]].view()),
-            Err(Error::Overflow { .. })
-        ));
-        assert!(matches!(
-            Exp.forward(array![[-800.0_f64]].view()),
-            Err(Error::OutOfDomain { .. })
-        ));
-        assert!(matches!(
-            Exp.forward(array![[-104.0_f32]].view()),
-            Err(Error::OutOfDomain { .. })
-        ));
+        assert_eq!(e, Error::Overflow { context: FWD, row: 0, col: 1 });
+        assert!(matches!(Exp.forward(array![[89.0_f32]].view()), Err(Error::Overflow { .. })));
+        assert!(matches!(Exp.forward(array![[-800.0_f64]].view()), Err(Error::OutOfDomain { .. })));
+        assert!(matches!(Exp.forward(array![[-104.0_f32]].view()), Err(Error::OutOfDomain { .. })));
         // The log-det alone is defined everywhere.
-        assert_eq!(
-            Exp.log_det_jacobian(array![[1000.0_f64, 1.0]].view())
-                .unwrap()[0],
-            1001.0
-        );
-        assert!(matches!(
-            Exp.forward(array![[f64::NAN]].view()),
-            Err(Error::NonFinite { .. })
-        ));
-        assert!(matches!(
-            Exp.inverse(array![[f64::INFINITY]].view()),
-            Err(Error::NonFinite { .. })
-        ));
-        assert!(matches!(
-            Exp.forward(Array2::<f64>::zeros((0, 3)).view()),
-            Err(Error::EmptyBatch)
-        ));
+        assert_eq!(Exp.log_det_jacobian(array![[1000.0_f64, 1.0]].view()).unwrap()[0], 1001.0);
+        assert!(matches!(Exp.forward(array![[f64::NAN]].view()), Err(Error::NonFinite { .. })));
+        assert!(matches!(Exp.inverse(array![[f64::INFINITY]].view()), Err(Error::NonFinite { .. })));
+        assert!(matches!(Exp.forward(Array2::<f64>::zeros((0, 3)).view()), Err(Error::EmptyBatch)));
     }
 
     #[test]
@@ -177,9 +137,7 @@ mod tests {
         let x = array![0.3_f64, -1.2, 2.5, 0.7];
         let ld = Exp.log_det_jacobian(x.view().insert_axis(Axis(0))).unwrap()[0];
         assert_close(ld, fd_log_det(&Exp, &x), 1e-6, "fd");
-        let (_, ld2) = Exp
-            .forward_and_log_det(x.view().insert_axis(Axis(0)))
-            .unwrap();
+        let (_, ld2) = Exp.forward_and_log_det(x.view().insert_axis(Axis(0))).unwrap();
         assert_close(ld2[0], ld, 1e-15, "fused vs alone");
         let xt = array![[0.1_f64, 0.2], [0.3, 0.4], [0.5, 0.6]];
         let y = Exp.forward(xt.t()).unwrap();

@@ -57,9 +57,7 @@ impl Logit {
     /// The map with squeeze `alpha`, which must satisfy `0 ≤ alpha < 0.5`.
     pub fn new(alpha: f64) -> Result<Self> {
         if !(0.0..0.5).contains(&alpha) {
-            return Err(Error::InvalidParameter(format!(
-                "Logit alpha must lie in [0, 0.5), got {alpha}"
-            )));
+            return Err(Error::InvalidParameter(format!("Logit alpha must lie in [0, 0.5), got {alpha}")));
         }
         Ok(Self { alpha })
     }
@@ -102,11 +100,7 @@ impl<F: Float> Bijector<F> for Logit {
         map_with_log_det(&y, INV, |yi| {
             let abs = yi.abs();
             let e = (-abs).exp();
-            let s = if yi >= F::zero() {
-                F::one() / (F::one() + e)
-            } else {
-                e / (F::one() + e)
-            };
+            let s = if yi >= F::zero() { F::one() / (F::one() + e) } else { e / (F::one() + e) };
             let x = (s - a) / c;
             let v = a + c * x;
             if v > F::zero() && v < F::one() {
@@ -135,9 +129,7 @@ impl<F: Float> Bijector<F> for Logit {
     fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
         check::batch(&y, None, "Logit inverse_log_det_jacobian")?;
         let (_, _, lc) = self.constants::<F>();
-        row_sums(&y, INV, |yi| {
-            Ok(-lc - yi.abs() - F::of(2.0) * (-yi.abs()).exp().ln_1p())
-        })
+        row_sums(&y, INV, |yi| Ok(-lc - yi.abs() - F::of(2.0) * (-yi.abs()).exp().ln_1p()))
     }
 }
 
@@ -167,18 +159,8 @@ mod tests {
         let (back, ldi) = f.inverse_and_log_det(y.view()).unwrap();
         assert!((&back - &x).iter().all(|e| e.abs() < 1e-15), "{back}");
         assert_close(ldi[0], -want, 1e-15, "inverse ld");
-        assert_close(
-            f.inverse_log_det_jacobian(y.view()).unwrap()[0],
-            -want,
-            1e-15,
-            "ild alone",
-        );
-        assert_close(
-            f.log_det_jacobian(x.view()).unwrap()[0],
-            want,
-            1e-15,
-            "ld alone",
-        );
+        assert_close(f.inverse_log_det_jacobian(y.view()).unwrap()[0], -want, 1e-15, "ild alone");
+        assert_close(f.log_det_jacobian(x.view()).unwrap()[0], want, 1e-15, "ld alone");
         // f32
         let (yf, ldf) = f.forward_and_log_det(x.mapv(|v| v as f32).view()).unwrap();
         assert!((yf[[0, 3]] - 19.0_f32.ln()).abs() < 1e-6 && (ldf[0] - want as f32).abs() < 1e-5);
@@ -197,28 +179,14 @@ mod tests {
     #[test]
     fn validation_and_domain_errors() {
         for bad in [0.5, -0.01, 0.7, f64::NAN, f64::INFINITY] {
-            assert!(
-                matches!(Logit::new(bad), Err(Error::InvalidParameter(_))),
-                "{bad}"
-            );
+            assert!(matches!(Logit::new(bad), Err(Error::InvalidParameter(_))), "{bad}");
         }
         let f = Logit::new(0.05).unwrap();
         // domain: x ∈ (−α/(1−2α), (1−α)/(1−2α)) = (−0.0556, 1.0556)
         assert!(f.forward(array![[-0.05_f64, 1.05]].view()).is_ok());
         for bad in [-0.06_f64, 1.06, -1.0] {
             let e = f.forward(array![[0.5, bad]].view()).unwrap_err();
-            assert!(
-                matches!(
-                    e,
-                    Error::OutOfDomain {
-                        row: 0,
-                        col: 1,
-                        domain: DOMAIN,
-                        ..
-                    }
-                ),
-                "{bad}: {e}"
-            );
+            assert!(matches!(e, Error::OutOfDomain { row: 0, col: 1, domain: DOMAIN, .. }), "{bad}: {e}");
             assert!(f.log_det_jacobian(array![[bad]].view()).is_err());
         }
         let plain = Logit::new(0.0).unwrap();
@@ -232,14 +200,9 @@ mod tests {
         assert!(f.inverse(array![[-60.0_f64]].view()).is_err());
         assert!(f.inverse(array![[20.0_f32]].view()).is_err());
         // ... while its log-det is finite: −ln 0.9 − 40 − 2 ln(1 + e^{−40})
-        let ld = f
-            .inverse_log_det_jacobian(array![[40.0_f64]].view())
-            .unwrap();
+        let ld = f.inverse_log_det_jacobian(array![[40.0_f64]].view()).unwrap();
         assert_close(ld[0], -(0.9_f64.ln()) - 40.0, 1e-15, "saturated inverse ld");
-        assert!(matches!(
-            f.inverse(array![[f64::NAN]].view()),
-            Err(Error::NonFinite { .. })
-        ));
+        assert!(matches!(f.inverse(array![[f64::NAN]].view()), Err(Error::NonFinite { .. })));
     }
 
     #[test]
@@ -265,9 +228,7 @@ mod tests {
         let x = array![0.3_f64, 0.02, 0.97, 0.5, 0.71];
         let ld = f.log_det_jacobian(x.view().insert_axis(Axis(0))).unwrap()[0];
         assert_close(ld, fd_log_det(&f, &x), 1e-6, "fd");
-        let (_, ld2) = f
-            .forward_and_log_det(x.view().insert_axis(Axis(0)))
-            .unwrap();
+        let (_, ld2) = f.forward_and_log_det(x.view().insert_axis(Axis(0))).unwrap();
         assert_close(ld2[0], ld, 1e-15, "fused vs alone");
     }
 }

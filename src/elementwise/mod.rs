@@ -62,21 +62,9 @@ pub(crate) enum Fail {
 }
 
 impl Fail {
-    fn into_error<F: Float>(
-        self,
-        context: &'static str,
-        row: usize,
-        col: usize,
-        value: F,
-    ) -> Error {
+    fn into_error<F: Float>(self, context: &'static str, row: usize, col: usize, value: F) -> Error {
         match self {
-            Fail::Domain(domain) => Error::OutOfDomain {
-                context,
-                row,
-                col,
-                value: value.to_f64(),
-                domain,
-            },
+            Fail::Domain(domain) => Error::OutOfDomain { context, row, col, value: value.to_f64(), domain },
             Fail::Overflow => Error::Overflow { context, row, col },
         }
     }
@@ -93,28 +81,25 @@ pub(crate) fn map_with_log_det<F: Float>(
     let mut y = Array2::<F>::zeros(x.raw_dim());
     let mut ld = Array1::<F>::zeros(x.nrows());
     let mut failure = None;
-    Zip::indexed(y.rows_mut())
-        .and(x.rows())
-        .and(&mut ld)
-        .for_each(|row, mut yr, xr, l| {
-            if failure.is_some() {
-                return;
-            }
-            let mut sum = F::zero();
-            for (col, (yo, &v)) in yr.iter_mut().zip(xr.iter()).enumerate() {
-                match f(v) {
-                    Ok((value, d)) => {
-                        *yo = value;
-                        sum += d;
-                    }
-                    Err(fail) => {
-                        failure = Some(fail.into_error(context, row, col, v));
-                        return;
-                    }
+    Zip::indexed(y.rows_mut()).and(x.rows()).and(&mut ld).for_each(|row, mut yr, xr, l| {
+        if failure.is_some() {
+            return;
+        }
+        let mut sum = F::zero();
+        for (col, (yo, &v)) in yr.iter_mut().zip(xr.iter()).enumerate() {
+            match f(v) {
+                Ok((value, d)) => {
+                    *yo = value;
+                    sum += d;
+                }
+                Err(fail) => {
+                    failure = Some(fail.into_error(context, row, col, v));
+                    return;
                 }
             }
-            *l = sum;
-        });
+        }
+        *l = sum;
+    });
     match failure {
         Some(e) => Err(e),
         None => Ok((y, ld)),
@@ -181,9 +166,7 @@ pub(crate) mod testing {
         let n = a.nrows();
         let mut acc = 0.0;
         for k in 0..n {
-            let p = (k..n)
-                .max_by(|&i, &j| a[[i, k]].abs().total_cmp(&a[[j, k]].abs()))
-                .unwrap();
+            let p = (k..n).max_by(|&i, &j| a[[i, k]].abs().total_cmp(&a[[j, k]].abs())).unwrap();
             if p != k {
                 for c in 0..n {
                     a.swap([k, c], [p, c]);
@@ -210,9 +193,6 @@ pub(crate) mod testing {
     /// Asserts `|got − want| ≤ tol · max(1, |want|)`.
     pub(crate) fn assert_close(got: f64, want: f64, tol: f64, what: &str) {
         let err = (got - want).abs();
-        assert!(
-            err <= tol * want.abs().max(1.0),
-            "{what}: got {got}, want {want}, error {err:e}"
-        );
+        assert!(err <= tol * want.abs().max(1.0), "{what}: got {got}, want {want}, error {err:e}");
     }
 }

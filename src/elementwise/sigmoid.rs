@@ -68,11 +68,7 @@ impl<F: Float> Bijector<F> for Sigmoid {
             let a = v.abs();
             let e = (-a).exp();
             let one_e = F::one() + e;
-            let y = if v >= F::zero() {
-                F::one() / one_e
-            } else {
-                e / one_e
-            };
+            let y = if v >= F::zero() { F::one() / one_e } else { e / one_e };
             if y > F::zero() && y < F::one() {
                 // = log_derivative(v), sharing e = exp(−|v|)
                 Ok((y, -a - F::of(2.0) * e.ln_1p()))
@@ -127,9 +123,7 @@ mod tests {
         let (back, ldi) = Sigmoid.inverse_and_log_det(y.view()).unwrap();
         assert!((&back - &x).iter().all(|e| e.abs() < 1e-15));
         assert_close(ldi[0], -want, 1e-15, "inverse ld");
-        let (yf, ldf) = Sigmoid
-            .forward_and_log_det(array![[3.0_f32.ln()]].view())
-            .unwrap();
+        let (yf, ldf) = Sigmoid.forward_and_log_det(array![[3.0_f32.ln()]].view()).unwrap();
         assert!((yf[[0, 0]] - 0.75).abs() < 1e-7 && (ldf[0] - (3.0_f32 / 16.0).ln()).abs() < 1e-6);
     }
 
@@ -137,15 +131,11 @@ mod tests {
     fn large_inputs_are_stable() {
         // ln σ'(±50) = −50 − 2·ln(1 + e^{−50}); e^{−50} = 1.9287498479639178e−22.
         let want = -50.0 - 2.0 * 1.9287498479639178e-22;
-        let ld = Sigmoid
-            .log_det_jacobian(array![[50.0_f64], [-50.0]].view())
-            .unwrap();
+        let ld = Sigmoid.log_det_jacobian(array![[50.0_f64], [-50.0]].view()).unwrap();
         assert_eq!(ld[0], want);
         assert_eq!(ld[1], want);
         // σ(−50) is representable, so the forward map works there and agrees.
-        let (y, ld2) = Sigmoid
-            .forward_and_log_det(array![[-50.0_f64]].view())
-            .unwrap();
+        let (y, ld2) = Sigmoid.forward_and_log_det(array![[-50.0_f64]].view()).unwrap();
         assert_close(y[[0, 0]], 1.9287498479639178e-22, 1e-15, "σ(-50) relative");
         assert_eq!(ld2[0], want);
         let (x, ldi) = Sigmoid.inverse_and_log_det(y.view()).unwrap();
@@ -153,28 +143,17 @@ mod tests {
         assert_close(ldi[0], -want, 1e-15, "inverse ld at 1e-22");
         // Inverse near 1: 1 − 2^-52 is exact in f64, logit = ln((1 − ε)/ε).
         let eps = f64::EPSILON;
-        let (x, ldi) = Sigmoid
-            .inverse_and_log_det(array![[1.0 - eps]].view())
-            .unwrap();
+        let (x, ldi) = Sigmoid.inverse_and_log_det(array![[1.0 - eps]].view()).unwrap();
         assert_close(x[[0, 0]], ((1.0 - eps) / eps).ln(), 1e-15, "logit near 1");
-        assert_close(
-            ldi[0],
-            -(1.0 - eps).ln() - eps.ln(),
-            1e-15,
-            "inverse ld near 1",
-        );
+        assert_close(ldi[0], -(1.0 - eps).ln() - eps.ln(), 1e-15, "inverse ld near 1");
         assert!(ldi.iter().chain(ld.iter()).all(|v| v.is_finite()));
-        let ldf = Sigmoid
-            .log_det_jacobian(array![[80.0_f32, -80.0]].view())
-            .unwrap();
+        let ldf = Sigmoid.log_det_jacobian(array![[80.0_f32, -80.0]].view()).unwrap();
         assert_eq!(ldf[0], -160.0);
     }
 
     #[test]
     fn saturation_and_domain_errors() {
-        let e = Sigmoid
-            .forward(array![[0.0_f64, 1.0], [2.0, 40.0]].view())
-            .unwrap_err();
+        let e = Sigmoid.forward(array![[0.0_f64, 1.0], [2.0, 40.0]].view()).unwrap_err();
         assert!(matches!(e, Error::OutOfDomain { row: 1, col: 1, value, .. } if value == 40.0));
         assert!(Sigmoid.forward(array![[36.0_f64]].view()).is_ok());
         assert!(Sigmoid.forward(array![[-800.0_f64]].view()).is_err());
@@ -182,35 +161,18 @@ mod tests {
         assert!(Sigmoid.forward(array![[16.0_f32]].view()).is_ok());
         for bad in [0.0_f64, 1.0, -0.1, 1.5] {
             let e = Sigmoid.inverse(array![[0.5, bad]].view()).unwrap_err();
-            assert!(matches!(
-                e,
-                Error::OutOfDomain {
-                    row: 0,
-                    col: 1,
-                    domain: UNIT,
-                    ..
-                }
-            ));
-            assert!(Sigmoid
-                .inverse_log_det_jacobian(array![[bad]].view())
-                .is_err());
+            assert!(matches!(e, Error::OutOfDomain { row: 0, col: 1, domain: UNIT, .. }));
+            assert!(Sigmoid.inverse_log_det_jacobian(array![[bad]].view()).is_err());
         }
-        assert!(matches!(
-            Sigmoid.inverse(array![[f32::NAN]].view()),
-            Err(Error::NonFinite { .. })
-        ));
+        assert!(matches!(Sigmoid.inverse(array![[f32::NAN]].view()), Err(Error::NonFinite { .. })));
     }
 
     #[test]
     fn log_det_matches_finite_differences() {
         let x = array![0.3_f64, -1.7, 4.0, -0.2, 2.2];
-        let ld = Sigmoid
-            .log_det_jacobian(x.view().insert_axis(Axis(0)))
-            .unwrap()[0];
+        let ld = Sigmoid.log_det_jacobian(x.view().insert_axis(Axis(0))).unwrap()[0];
         assert_close(ld, fd_log_det(&Sigmoid, &x), 1e-6, "fd");
-        let (_, ld2) = Sigmoid
-            .forward_and_log_det(x.view().insert_axis(Axis(0)))
-            .unwrap();
+        let (_, ld2) = Sigmoid.forward_and_log_det(x.view().insert_axis(Axis(0))).unwrap();
         assert_close(ld2[0], ld, 1e-15, "fused vs alone");
     }
 }

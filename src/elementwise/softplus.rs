@@ -9,8 +9,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 
 const FWD: &str = "Softplus forward";
 const INV: &str = "Softplus inverse";
-const UNDERFLOW: &str =
-    "x with softplus(x) > 0 after rounding (about x > -745 in f64, x > -103 in f32)";
+const UNDERFLOW: &str = "x with softplus(x) > 0 after rounding (about x > -745 in f64, x > -103 in f32)";
 const POSITIVE: &str = "(0, inf)";
 
 /// `ln σ(x) = −softplus(−x) = min(x, 0) − ln(1 + e^{−|x|})`.
@@ -119,9 +118,7 @@ mod tests {
     #[test]
     fn large_inputs_are_stable() {
         let e50 = 1.9287498479639178e-22; // e^{−50}
-        let (y, ld) = Softplus
-            .forward_and_log_det(array![[50.0_f64, -50.0]].view())
-            .unwrap();
+        let (y, ld) = Softplus.forward_and_log_det(array![[50.0_f64, -50.0]].view()).unwrap();
         assert_eq!(y[[0, 0]], 50.0);
         assert_close(y[[0, 1]], e50, 1e-15, "softplus(-50) relative");
         // ln σ(50) = −ln(1 + e^{−50}) ≈ −e^{−50};  ln σ(−50) = −50 − ln(1 + e^{−50})
@@ -133,33 +130,17 @@ mod tests {
         let big = Softplus.forward(array![[1e30_f64, 1e30]].view()).unwrap();
         assert_eq!(big[[0, 0]], 1e30);
         assert_eq!(Softplus.inverse(big.view()).unwrap()[[0, 0]], 1e30);
-        let ld = Softplus
-            .log_det_jacobian(array![[-1000.0_f64]].view())
-            .unwrap();
+        let ld = Softplus.log_det_jacobian(array![[-1000.0_f64]].view()).unwrap();
         assert_eq!(ld[0], -1000.0);
     }
 
     #[test]
     fn domain_and_saturation_errors() {
-        let e = Softplus
-            .inverse(array![[1.0_f64], [0.0]].view())
-            .unwrap_err();
-        assert!(matches!(
-            e,
-            Error::OutOfDomain {
-                row: 1,
-                col: 0,
-                domain: POSITIVE,
-                ..
-            }
-        ));
-        assert!(Softplus
-            .inverse_log_det_jacobian(array![[-2.0_f32]].view())
-            .is_err());
+        let e = Softplus.inverse(array![[1.0_f64], [0.0]].view()).unwrap_err();
+        assert!(matches!(e, Error::OutOfDomain { row: 1, col: 0, domain: POSITIVE, .. }));
+        assert!(Softplus.inverse_log_det_jacobian(array![[-2.0_f32]].view()).is_err());
         let e = Softplus.forward(array![[-800.0_f64]].view()).unwrap_err();
-        assert!(
-            matches!(e, Error::OutOfDomain { value, domain: UNDERFLOW, .. } if value == -800.0)
-        );
+        assert!(matches!(e, Error::OutOfDomain { value, domain: UNDERFLOW, .. } if value == -800.0));
         assert!(Softplus.forward(array![[-110.0_f32]].view()).is_err());
         assert!(Softplus.forward(array![[-100.0_f32]].view()).is_ok());
     }
@@ -167,13 +148,9 @@ mod tests {
     #[test]
     fn log_det_matches_finite_differences() {
         let x = array![0.3_f64, -1.7, 4.0, -3.2, 2.2];
-        let ld = Softplus
-            .log_det_jacobian(x.view().insert_axis(Axis(0)))
-            .unwrap()[0];
+        let ld = Softplus.log_det_jacobian(x.view().insert_axis(Axis(0))).unwrap()[0];
         assert_close(ld, fd_log_det(&Softplus, &x), 1e-6, "fd");
-        let (_, ld2) = Softplus
-            .forward_and_log_det(x.view().insert_axis(Axis(0)))
-            .unwrap();
+        let (_, ld2) = Softplus.forward_and_log_det(x.view().insert_axis(Axis(0))).unwrap();
         assert_close(ld2[0], ld, 1e-15, "fused vs alone");
     }
 }

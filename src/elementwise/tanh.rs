@@ -96,11 +96,7 @@ impl<F: Float> Bijector<F> for Tanh {
         check::batch(&x, None, "Tanh log_det_jacobian")?;
         row_sums(&x, FWD, |v| {
             // tanh is only needed on the small-|x| branch.
-            let t = if v.abs() < F::of(0.5) {
-                v.tanh()
-            } else {
-                F::one()
-            };
+            let t = if v.abs() < F::of(0.5) { v.tanh() } else { F::one() };
             Ok(log_derivative(v, t))
         })
     }
@@ -140,19 +136,12 @@ mod tests {
         // small |x|: ln(1 − tanh²x) = −2 ln cosh x = −x² + x⁴/6 − 2x⁶/45 + ...; relative error 1e−12
         for small in [
             Tanh.log_det_jacobian(array![[1e-3_f64]].view()).unwrap()[0],
-            Tanh.forward_and_log_det(array![[1e-3_f64]].view())
-                .unwrap()
-                .1[0],
+            Tanh.forward_and_log_det(array![[1e-3_f64]].view()).unwrap().1[0],
         ] {
             let want = -1e-6 + 1e-12 / 6.0 - 2.0 * 1e-18 / 45.0;
-            assert!(
-                (small - want).abs() < 1e-12 * want.abs(),
-                "{small} vs {want}"
-            );
+            assert!((small - want).abs() < 1e-12 * want.abs(), "{small} vs {want}");
         }
-        let (yf, ldf) = Tanh
-            .forward_and_log_det(array![[2.0_f32.ln()]].view())
-            .unwrap();
+        let (yf, ldf) = Tanh.forward_and_log_det(array![[2.0_f32.ln()]].view()).unwrap();
         assert!((yf[[0, 0]] - 0.6).abs() < 1e-7 && (ldf[0] - (0.64_f32).ln()).abs() < 1e-6);
     }
 
@@ -160,20 +149,13 @@ mod tests {
     fn large_inputs_are_stable() {
         // ln(1 − tanh²50) = ln(4 e^{−100} / (1 + e^{−100})²) = 2 ln 2 − 100 − 2 ln(1 + e^{−100})
         let want = 2.0 * std::f64::consts::LN_2 - 100.0;
-        let ld = Tanh
-            .log_det_jacobian(array![[50.0_f64], [-50.0]].view())
-            .unwrap();
+        let ld = Tanh.log_det_jacobian(array![[50.0_f64], [-50.0]].view()).unwrap();
         assert_close(ld[0], want, 1e-15, "ld(50)");
         assert_close(ld[1], want, 1e-15, "ld(-50)");
         // Just below saturation the fused path agrees with the log-det-only path.
         let x = array![[18.0_f64, -18.0]];
         let (y, ld) = Tanh.forward_and_log_det(x.view()).unwrap();
-        assert_close(
-            ld[0],
-            2.0 * (2.0 * std::f64::consts::LN_2 - 36.0),
-            1e-14,
-            "ld(18)",
-        );
+        assert_close(ld[0], 2.0 * (2.0 * std::f64::consts::LN_2 - 36.0), 1e-14, "ld(18)");
         assert_eq!(ld, Tanh.log_det_jacobian(x.view()).unwrap());
         assert!(Tanh.inverse_and_log_det(y.view()).unwrap().1[0].is_finite());
         // Round trip where atanh is still well conditioned (1 − tanh 5 ≈ 9e−5).
@@ -184,15 +166,8 @@ mod tests {
         assert_close(ldi[0], -ld[0], 1e-11, "inverse ld at tanh 5");
         // Inverse log-det near 1 uses (1 − y)(1 + y): 1 − 2^-52 exactly.
         let eps = f64::EPSILON;
-        let ldi = Tanh
-            .inverse_log_det_jacobian(array![[1.0 - eps]].view())
-            .unwrap();
-        assert_close(
-            ldi[0],
-            -(eps * (2.0 - eps)).ln(),
-            1e-15,
-            "inverse ld near 1",
-        );
+        let ldi = Tanh.inverse_log_det_jacobian(array![[1.0 - eps]].view()).unwrap();
+        assert_close(ldi[0], -(eps * (2.0 - eps)).ln(), 1e-15, "inverse ld near 1");
         let ldf = Tanh.log_det_jacobian(array![[50.0_f32]].view()).unwrap();
         assert!((ldf[0] - (2.0 * 2.0_f32.ln() - 100.0)).abs() < 1e-4);
     }
@@ -207,15 +182,7 @@ mod tests {
         assert!(Tanh.forward(array![[8.0_f32]].view()).is_ok());
         for bad in [1.0_f64, -1.0, 2.0] {
             let e = Tanh.inverse(array![[0.0, 0.5, bad]].view()).unwrap_err();
-            assert!(matches!(
-                e,
-                Error::OutOfDomain {
-                    row: 0,
-                    col: 2,
-                    domain: OPEN,
-                    ..
-                }
-            ));
+            assert!(matches!(e, Error::OutOfDomain { row: 0, col: 2, domain: OPEN, .. }));
             assert!(Tanh.inverse_log_det_jacobian(array![[bad]].view()).is_err());
         }
     }
@@ -223,13 +190,9 @@ mod tests {
     #[test]
     fn log_det_matches_finite_differences() {
         let x = array![0.3_f64, -1.7, 2.0, -0.2, 0.9];
-        let ld = Tanh
-            .log_det_jacobian(x.view().insert_axis(Axis(0)))
-            .unwrap()[0];
+        let ld = Tanh.log_det_jacobian(x.view().insert_axis(Axis(0))).unwrap()[0];
         assert_close(ld, fd_log_det(&Tanh, &x), 1e-6, "fd");
-        let (_, ld2) = Tanh
-            .forward_and_log_det(x.view().insert_axis(Axis(0)))
-            .unwrap();
+        let (_, ld2) = Tanh.forward_and_log_det(x.view().insert_axis(Axis(0))).unwrap();
         assert_close(ld2[0], ld, 1e-15, "fused vs alone");
     }
 }

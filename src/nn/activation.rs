@@ -42,9 +42,9 @@ impl Activation {
     /// Checks the activation's own parameter (the leaky slope must be finite).
     pub fn validate(&self) -> Result<()> {
         match *self {
-            Activation::LeakyRelu(a) if !a.is_finite() => Err(Error::InvalidParameter(format!(
-                "LeakyRelu slope must be finite, got {a}"
-            ))),
+            Activation::LeakyRelu(a) if !a.is_finite() => {
+                Err(Error::InvalidParameter(format!("LeakyRelu slope must be finite, got {a}")))
+            }
             _ => Ok(()),
         }
     }
@@ -119,10 +119,7 @@ mod tests {
         let a = [-2.0_f64, 0.0, 1.5];
         let relu: Vec<f64> = a.iter().map(|&z| Activation::Relu.apply(z)).collect();
         assert_eq!(relu, vec![0.0, 0.0, 1.5]);
-        let leaky: Vec<f64> = a
-            .iter()
-            .map(|&z| Activation::LeakyRelu(0.25).apply(z))
-            .collect();
+        let leaky: Vec<f64> = a.iter().map(|&z| Activation::LeakyRelu(0.25).apply(z)).collect();
         assert_eq!(leaky, vec![-0.5, 0.0, 1.5]);
         assert!((Activation::Tanh.apply(0.5_f64) - 0.46211715726000974).abs() < 1e-15);
         // elu(-2) = e^-2 - 1

@@ -2,6 +2,7 @@
 
 use crate::error::Result;
 use crate::float::Float;
+pub use crate::tape::Tape;
 use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
 
 /// A trainable map from a batch `(n, input_dim)` to a batch `(n, output_dim)`, one sample a row.
@@ -80,49 +81,5 @@ impl<F: Float, C: Conditioner<F> + ?Sized> Conditioner<F> for Box<C> {
     }
     fn num_params(&self) -> usize {
         (**self).num_params()
-    }
-}
-
-/// The intermediate arrays of one recorded forward pass, in the order the conditioner pushed
-/// them (each implementation documents what it keeps). The input batch is not copied into the
-/// tape: the caller still has it.
-///
-/// ```
-/// use bijectors::nn::{Conditioner, MlpConfig};
-/// use rand::{rngs::StdRng, SeedableRng};
-///
-/// let mut rng = StdRng::seed_from_u64(1);
-/// let net = MlpConfig::new(2, vec![5, 3], 1).build::<f64, _>(&mut rng).unwrap();
-/// let x = ndarray::array![[0.5, -1.0], [2.0, 0.0]];
-/// let (out, tape) = net.forward_recorded(x.view()).unwrap();
-/// assert_eq!(out, net.forward(x.view()).unwrap());
-/// // one pre-activation per hidden layer
-/// assert_eq!(tape.arrays().len(), 2);
-/// assert_eq!(tape.arrays()[1].dim(), (2, 3));
-/// ```
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Tape<F> {
-    arrays: Vec<Array2<F>>,
-}
-
-impl<F> Tape<F> {
-    /// An empty tape.
-    pub fn new() -> Self {
-        Self { arrays: Vec::new() }
-    }
-
-    /// Appends an intermediate array.
-    pub fn push(&mut self, a: Array2<F>) {
-        self.arrays.push(a);
-    }
-
-    /// The recorded arrays, in the order pushed.
-    pub fn arrays(&self) -> &[Array2<F>] {
-        &self.arrays
-    }
-
-    /// Takes the recorded arrays out of the tape.
-    pub fn into_arrays(self) -> Vec<Array2<F>> {
-        self.arrays
     }
 }

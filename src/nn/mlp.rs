@@ -57,14 +57,7 @@ pub struct MlpConfig {
 impl MlpConfig {
     /// A ReLU network `input → hidden… → output` with a zero last layer.
     pub fn new(input: usize, hidden: Vec<usize>, output: usize) -> Self {
-        Self {
-            input,
-            hidden,
-            output,
-            activation: Activation::Relu,
-            zero_last: true,
-            first_fan_in: None,
-        }
+        Self { input, hidden, output, activation: Activation::Relu, zero_last: true, first_fan_in: None }
     }
 
     /// Sets the hidden-layer nonlinearity.
@@ -139,14 +132,10 @@ impl<F: Float> Mlp<F> {
         config.activation.validate()?;
         let widths = config.widths();
         if let Some(i) = widths.iter().position(|&w| w == 0) {
-            return Err(Error::InvalidParameter(format!(
-                "Mlp layer widths {widths:?}: width {i} is zero"
-            )));
+            return Err(Error::InvalidParameter(format!("Mlp layer widths {widths:?}: width {i} is zero")));
         }
         if config.first_fan_in == Some(0) {
-            return Err(Error::InvalidParameter(
-                "Mlp first-layer fan_in override is zero".into(),
-            ));
+            return Err(Error::InvalidParameter("Mlp first-layer fan_in override is zero".into()));
         }
         let n_layers = widths.len() - 1;
         let mut weights = Vec::with_capacity(n_layers);
@@ -158,21 +147,13 @@ impl<F: Float> Mlp<F> {
                 biases.push(Array1::zeros(fan_out));
                 continue;
             }
-            let fan = if l == 0 {
-                config.first_fan_in.unwrap_or(fan_in)
-            } else {
-                fan_in
-            };
+            let fan = if l == 0 { config.first_fan_in.unwrap_or(fan_in) } else { fan_in };
             let bound = 1.0 / (fan as f64).sqrt();
             let mut draw = || F::of(rng.random_range(-bound..bound));
             weights.push(Array2::from_shape_simple_fn((fan_in, fan_out), &mut draw));
             biases.push(Array1::from_shape_simple_fn(fan_out, &mut draw));
         }
-        Ok(Self {
-            weights,
-            biases,
-            activation: config.activation,
-        })
+        Ok(Self { weights, biases, activation: config.activation })
     }
 
     /// A network with the given layers: `weights[l]` of shape `(in_l, out_l)` with
@@ -184,9 +165,7 @@ impl<F: Float> Mlp<F> {
     ) -> Result<Self> {
         activation.validate()?;
         if weights.is_empty() {
-            return Err(Error::InvalidParameter(
-                "Mlp needs at least one layer".into(),
-            ));
+            return Err(Error::InvalidParameter("Mlp needs at least one layer".into()));
         }
         if weights.len() != biases.len() {
             return Err(Error::InvalidParameter(format!(
@@ -203,10 +182,7 @@ impl<F: Float> Mlp<F> {
                 )));
             }
             if l > 0 && w.nrows() != weights[l - 1].ncols() {
-                return Err(Error::WidthMismatch {
-                    expected: weights[l - 1].ncols(),
-                    got: w.nrows(),
-                });
+                return Err(Error::WidthMismatch { expected: weights[l - 1].ncols(), got: w.nrows() });
             }
             check::param_vector(&b.view(), Some(w.ncols()), "Mlp bias")?;
             if let Some(p) = w.iter().position(|v| !v.is_finite()) {
@@ -215,11 +191,7 @@ impl<F: Float> Mlp<F> {
                 )));
             }
         }
-        Ok(Self {
-            weights,
-            biases,
-            activation,
-        })
+        Ok(Self { weights, biases, activation })
     }
 
     /// The weight matrices `W_l`, each `(in, out)`.
@@ -333,9 +305,7 @@ mod tests {
         // row 0: z = [5.5, -1] -> [5.5, 0] -> 11.25
         // row 1: x = [-1, 0]: z = [-0.5, 0] -> [0, 0] -> 0.25
         // row 2: x = [0, 1]: z = [2.5, -0.5] -> [2.5, 0] -> 5.25
-        let out = net
-            .forward(array![[1.0, 2.0], [-1.0, 0.0], [0.0, 1.0]].view())
-            .unwrap();
+        let out = net.forward(array![[1.0, 2.0], [-1.0, 0.0], [0.0, 1.0]].view()).unwrap();
         assert_eq!(out, array![[11.25], [0.25], [5.25]]);
     }
 
@@ -372,14 +342,7 @@ mod tests {
         // linear last layer: no relu even for negative outputs
         let out = net.forward(array![[-1.0, -1.0]].view()).unwrap();
         assert_eq!(out, array![[-3.0, -7.0]]);
-        assert_eq!(
-            net.forward_recorded(array![[0.0, 0.0]].view())
-                .unwrap()
-                .1
-                .arrays()
-                .len(),
-            0
-        );
+        assert_eq!(net.forward_recorded(array![[0.0, 0.0]].view()).unwrap().1.arrays().len(), 0);
     }
 
     #[test]
@@ -388,11 +351,7 @@ mod tests {
         let net: Mlp<f64> = MlpConfig::new(4, vec![25, 16], 3).build(&mut rng).unwrap();
         assert_eq!(net.widths(), vec![4, 25, 16, 3]);
         let check_layer = |l: usize, bound: f64| {
-            let all: Vec<f64> = net.weights[l]
-                .iter()
-                .chain(net.biases[l].iter())
-                .copied()
-                .collect();
+            let all: Vec<f64> = net.weights[l].iter().chain(net.biases[l].iter()).copied().collect();
             assert!(all.iter().all(|v| v.abs() <= bound), "layer {l}");
             // spread: the draws fill the interval (these bounds are not the init's anyway)
             assert!(all.iter().any(|&v| v > 0.8 * bound) && all.iter().any(|&v| v < -0.8 * bound));
@@ -417,11 +376,7 @@ mod tests {
         let w0 = net.weights[0].iter().chain(net.biases[0].iter());
         assert!(w0.clone().all(|v| v.abs() <= 0.25));
         assert!(w0.clone().any(|&v| v.abs() > 0.2)); // the draws reach the override's bound 1/4
-        let last: Vec<f64> = net.weights[1]
-            .iter()
-            .chain(net.biases[1].iter())
-            .copied()
-            .collect();
+        let last: Vec<f64> = net.weights[1].iter().chain(net.biases[1].iter()).copied().collect();
         assert!(last.iter().all(|v| v.abs() <= 0.125));
         assert!(last.iter().any(|v| v.abs() > 0.1));
         // a single layer network with the override and no zeroing uses the override bound
@@ -463,18 +418,12 @@ mod tests {
     #[test]
     fn layouts_agree() {
         let mut rng = StdRng::seed_from_u64(5);
-        let net: Mlp<f64> = MlpConfig::new(3, vec![7], 2)
-            .zero_last_layer(false)
-            .build(&mut rng)
-            .unwrap();
+        let net: Mlp<f64> = MlpConfig::new(3, vec![7], 2).zero_last_layer(false).build(&mut rng).unwrap();
         let x = Array2::from_shape_fn((4, 3), |(i, j)| (i as f64) - 0.7 * j as f64);
         let want = net.forward(x.view()).unwrap();
         let xt = x.t().to_owned(); // (3, 4) standard layout
         assert_eq!(net.forward(xt.t()).unwrap(), want);
-        let wide = Array2::from_shape_fn(
-            (4, 6),
-            |(i, j)| if j % 2 == 0 { x[[i, j / 2]] } else { 99.0 },
-        );
+        let wide = Array2::from_shape_fn((4, 6), |(i, j)| if j % 2 == 0 { x[[i, j / 2]] } else { 99.0 });
         assert_eq!(net.forward(wide.slice(s![.., ..;2])).unwrap(), want);
     }
 
@@ -483,23 +432,15 @@ mod tests {
         let net = hand_net();
         assert_eq!(
             net.forward(array![[1.0, 2.0, 3.0]].view()).unwrap_err(),
-            Error::WidthMismatch {
-                expected: 2,
-                got: 3
-            }
+            Error::WidthMismatch { expected: 2, got: 3 }
         );
-        assert_eq!(
-            net.forward(Array2::zeros((0, 2)).view()).unwrap_err(),
-            Error::EmptyBatch
-        );
+        assert_eq!(net.forward(Array2::zeros((0, 2)).view()).unwrap_err(), Error::EmptyBatch);
         assert!(matches!(
-            net.forward(array![[1.0, 2.0], [f64::NAN, 0.0]].view())
-                .unwrap_err(),
+            net.forward(array![[1.0, 2.0], [f64::NAN, 0.0]].view()).unwrap_err(),
             Error::NonFinite { row: 1, col: 0, .. }
         ));
         assert!(matches!(
-            net.forward_recorded(array![[f64::INFINITY, 0.0]].view())
-                .unwrap_err(),
+            net.forward_recorded(array![[f64::INFINITY, 0.0]].view()).unwrap_err(),
             Error::NonFinite { row: 0, col: 0, .. }
         ));
         // overflow inside the network is reported, not returned
@@ -509,10 +450,7 @@ mod tests {
             Activation::Relu,
         )
         .unwrap();
-        assert!(matches!(
-            big.forward(array![[1e10]].view()).unwrap_err(),
-            Error::Overflow { .. }
-        ));
+        assert!(matches!(big.forward(array![[1e10]].view()).unwrap_err(), Error::Overflow { .. }));
         // inf * 0 in the last layer gives NaN, which is reported too
         let zero_last = Mlp::from_layers(
             vec![array![[1e300]], array![[0.0]]],
@@ -520,10 +458,7 @@ mod tests {
             Activation::Relu,
         )
         .unwrap();
-        assert!(matches!(
-            zero_last.forward(array![[1e10]].view()).unwrap_err(),
-            Error::Overflow { .. }
-        ));
+        assert!(matches!(zero_last.forward(array![[1e10]].view()).unwrap_err(), Error::Overflow { .. }));
     }
 
     #[test]
@@ -536,23 +471,12 @@ mod tests {
             MlpConfig::new(3, vec![4], 2).first_layer_fan_in(0),
             MlpConfig::new(3, vec![4], 2).activation(Activation::LeakyRelu(f64::NAN)),
         ] {
-            assert!(
-                matches!(
-                    cfg.build::<f64, _>(&mut rng),
-                    Err(Error::InvalidParameter(_))
-                ),
-                "{cfg:?}"
-            );
+            assert!(matches!(cfg.build::<f64, _>(&mut rng), Err(Error::InvalidParameter(_))), "{cfg:?}");
         }
         let a = Activation::Relu;
         assert!(Mlp::<f64>::from_layers(vec![], vec![], a).is_err());
         assert!(Mlp::from_layers(vec![array![[1.0]]], vec![], a).is_err());
-        assert!(Mlp::from_layers(
-            vec![Array2::<f64>::zeros((0, 2))],
-            vec![array![0.0, 0.0]],
-            a
-        )
-        .is_err());
+        assert!(Mlp::from_layers(vec![Array2::<f64>::zeros((0, 2))], vec![array![0.0, 0.0]], a).is_err());
         assert!(Mlp::from_layers(vec![array![[1.0, 2.0]]], vec![array![0.0]], a).is_err());
         assert!(Mlp::from_layers(
             vec![array![[1.0, 2.0]], array![[1.0]]],
@@ -573,9 +497,6 @@ mod tests {
         )
         .unwrap();
         // row: x = [-1, 0]: z = [-0.5, 0] -> leaky [-0.25, 0] -> 2*(-0.25) + 0.25 = -0.25
-        assert_eq!(
-            net.forward(array![[-1.0, 0.0]].view()).unwrap(),
-            array![[-0.25]]
-        );
+        assert_eq!(net.forward(array![[-1.0, 0.0]].view()).unwrap(), array![[-0.25]]);
     }
 }

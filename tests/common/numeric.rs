@@ -9,9 +9,7 @@ pub fn log_abs_det(a: &Array2<f64>) -> f64 {
     let mut m = a.clone();
     let mut total = 0.0;
     for k in 0..n {
-        let p = (k..n)
-            .max_by(|&i, &j| m[[i, k]].abs().total_cmp(&m[[j, k]].abs()))
-            .unwrap();
+        let p = (k..n).max_by(|&i, &j| m[[i, k]].abs().total_cmp(&m[[j, k]].abs())).unwrap();
         if p != k {
             for c in 0..n {
                 m.swap([k, c], [p, c]);
@@ -56,13 +54,7 @@ pub fn numerical_log_det(b: &dyn Bijector<f64>, x: ArrayView1<f64>) -> f64 {
 }
 
 /// Largest |a − b| / (1 + |b|) over two arrays of equal shape.
-pub fn max_rel_err<D: ndarray::Dimension>(
-    a: &ndarray::Array<f64, D>,
-    b: &ndarray::Array<f64, D>,
-) -> f64 {
+pub fn max_rel_err<D: ndarray::Dimension>(a: &ndarray::Array<f64, D>, b: &ndarray::Array<f64, D>) -> f64 {
     assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
-        .fold(0.0, f64::max)
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs() / (1.0 + y.abs())).fold(0.0, f64::max)
 }

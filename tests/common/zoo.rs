@@ -28,37 +28,16 @@ pub struct Case<F: Float> {
     pub smooth: bool,
 }
 
-fn case<F: Float>(
-    name: &'static str,
-    b: impl Bijector<F> + 'static,
-    domain: Domain,
-    dim: usize,
-) -> Case<F> {
-    Case {
-        name,
-        bijector: Box::new(b),
-        domain,
-        dim,
-        smooth: true,
-    }
+fn case<F: Float>(name: &'static str, b: impl Bijector<F> + 'static, domain: Domain, dim: usize) -> Case<F> {
+    Case { name, bijector: Box::new(b), domain, dim, smooth: true }
 }
 
 /// The zoo: identical structure for f32 and f64 (no randomness here; see [`randomize`]).
 pub fn zoo<F: Float>() -> Vec<Case<F>> {
     let mut cases = vec![
         case("affine", Affine::<F>::identity(3).unwrap(), Domain::Real, 3),
-        case(
-            "affine_scalar",
-            Affine::scalar(F::zero(), F::zero()).unwrap(),
-            Domain::Real,
-            4,
-        ),
-        case(
-            "invert_affine",
-            Invert::new(Affine::<F>::identity(3).unwrap()),
-            Domain::Real,
-            3,
-        ),
+        case("affine_scalar", Affine::scalar(F::zero(), F::zero()).unwrap(), Domain::Real, 4),
+        case("invert_affine", Invert::new(Affine::<F>::identity(3).unwrap()), Domain::Real, 3),
         case(
             "chain_affines",
             Chain::new(vec![

@@ -10,19 +10,8 @@ fn boxed<F: Float>(b: impl Bijector<F> + 'static) -> Box<dyn Bijector<F>> {
     Box::new(b)
 }
 
-fn case<F: Float>(
-    name: &'static str,
-    b: impl Bijector<F> + 'static,
-    domain: Domain,
-    dim: usize,
-) -> Case<F> {
-    Case {
-        name,
-        bijector: boxed(b),
-        domain,
-        dim,
-        smooth: true,
-    }
+fn case<F: Float>(name: &'static str, b: impl Bijector<F> + 'static, domain: Domain, dim: usize) -> Case<F> {
+    Case { name, bijector: boxed(b), domain, dim, smooth: true }
 }
 
 fn affine_coupling<F: Float>(
@@ -31,10 +20,7 @@ fn affine_coupling<F: Float>(
     bound: ScaleBound,
     rng: &mut StdRng,
 ) -> AffineCoupling<F> {
-    AffineCoupling::with_mlp(mask, &[8, 8], act, rng)
-        .unwrap()
-        .with_scale_bound(bound)
-        .unwrap()
+    AffineCoupling::with_mlp(mask, &[8, 8], act, rng).unwrap().with_scale_bound(bound).unwrap()
 }
 
 /// Cases for the coupling family.
@@ -42,12 +28,7 @@ fn couplings<F: Float>(rng: &mut StdRng) -> Vec<Case<F>> {
     let img = ImageShape::new(4, 2, 2).unwrap();
     let mut relu_mirror = case(
         "affine_coupling_relu_moons",
-        affine_coupling::<F>(
-            Mask::alternating(2, 0).unwrap(),
-            Activation::Relu,
-            ScaleBound::Tanh,
-            rng,
-        ),
+        affine_coupling::<F>(Mask::alternating(2, 0).unwrap(), Activation::Relu, ScaleBound::Tanh, rng),
         Domain::Real,
         2,
     );
@@ -55,24 +36,14 @@ fn couplings<F: Float>(rng: &mut StdRng) -> Vec<Case<F>> {
     vec![
         case(
             "additive_coupling",
-            AdditiveCoupling::<F>::with_mlp(
-                Mask::alternating(4, 1).unwrap(),
-                &[8],
-                Activation::Tanh,
-                rng,
-            )
-            .unwrap(),
+            AdditiveCoupling::<F>::with_mlp(Mask::alternating(4, 1).unwrap(), &[8], Activation::Tanh, rng)
+                .unwrap(),
             Domain::Real,
             4,
         ),
         case(
             "affine_coupling_tanh_first_half",
-            affine_coupling::<F>(
-                Mask::first_half(5).unwrap(),
-                Activation::Elu,
-                ScaleBound::Tanh,
-                rng,
-            ),
+            affine_coupling::<F>(Mask::first_half(5).unwrap(), Activation::Elu, ScaleBound::Tanh, rng),
             Domain::Real,
             5,
         ),
@@ -130,39 +101,19 @@ fn more<F: Float>(rng: &mut StdRng) -> Vec<Case<F>> {
         case("exp", Exp, Domain::Real, 3),
         case("log", Invert::new(Exp), Domain::Positive, 3),
         case("sigmoid", Sigmoid, Domain::Real, 3),
-        case(
-            "logit_as_inverse_sigmoid",
-            Invert::new(Sigmoid),
-            Domain::Unit,
-            3,
-        ),
+        case("logit_as_inverse_sigmoid", Invert::new(Sigmoid), Domain::Unit, 3),
         case("softplus", Softplus, Domain::Real, 3),
         case("tanh", Tanh, Domain::Real, 3),
         case("logit_alpha", Logit::new(0.05).unwrap(), Domain::Unit, 4),
-        case(
-            "permutation_random",
-            Permutation::random(6, rng).unwrap(),
-            Domain::Real,
-            6,
-        ),
-        case(
-            "permutation_reverse",
-            Permutation::reverse(5).unwrap(),
-            Domain::Real,
-            5,
-        ),
+        case("permutation_random", Permutation::random(6, rng).unwrap(), Domain::Real, 6),
+        case("permutation_reverse", Permutation::reverse(5).unwrap(), Domain::Real, 5),
         case(
             "actnorm_image",
             ActNorm::<F>::new(ImageShape::new(3, 2, 2).unwrap()).unwrap(),
             Domain::Real,
             12,
         ),
-        case(
-            "actnorm_vector",
-            ActNorm::<F>::vector(4).unwrap(),
-            Domain::Real,
-            4,
-        ),
+        case("actnorm_vector", ActNorm::<F>::vector(4).unwrap(), Domain::Real, 4),
         case(
             "conv1x1_lu",
             Invertible1x1Conv::<F>::lu_random(ImageShape::new(3, 2, 2).unwrap(), rng).unwrap(),
@@ -188,21 +139,11 @@ fn more<F: Float>(rng: &mut StdRng) -> Vec<Case<F>> {
 fn mixed_chain<F: Float>(rng: &mut StdRng) -> Case<F> {
     let layers: Vec<Box<dyn Bijector<F>>> = vec![
         boxed(ActNorm::<F>::vector(4).unwrap()),
-        boxed(affine_coupling::<F>(
-            Mask::first_half(4).unwrap(),
-            Activation::Tanh,
-            ScaleBound::Tanh,
-            rng,
-        )),
+        boxed(affine_coupling::<F>(Mask::first_half(4).unwrap(), Activation::Tanh, ScaleBound::Tanh, rng)),
         boxed(Permutation::reverse(4).unwrap()),
         boxed(
-            AdditiveCoupling::<F>::with_mlp(
-                Mask::first_half(4).unwrap(),
-                &[8],
-                Activation::Softplus,
-                rng,
-            )
-            .unwrap(),
+            AdditiveCoupling::<F>::with_mlp(Mask::first_half(4).unwrap(), &[8], Activation::Softplus, rng)
+                .unwrap(),
         ),
         boxed(Affine::<F>::identity(4).unwrap()),
         boxed(Invertible1x1Conv::<F>::lu_random(ImageShape::vector(4).unwrap(), rng).unwrap()),
