@@ -30,6 +30,8 @@ pub trait BaseDistribution<F: Float>: Send + Sync {
     fn log_prob(&self, z: ArrayView2<F>) -> Result<Array1<F>>;
     /// `n` independent samples, one a row; `n = 0` is an [`Error::EmptyBatch`].
     fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<Array2<F>>;
+    /// `∂ log p(z) / ∂z` for each row of `z` (the score), used by training.
+    fn log_prob_grad(&self, z: ArrayView2<F>) -> Result<Array2<F>>;
 }
 
 /// `−½ log 2π`.
@@ -86,6 +88,12 @@ impl<F: Float> BaseDistribution<F> for StandardNormal {
 
     fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<Array2<F>> {
         standard_normal_batch(n, self.dim, rng)
+    }
+
+    /// `−z`.
+    fn log_prob_grad(&self, z: ArrayView2<F>) -> Result<Array2<F>> {
+        check::batch(&z, Some(self.dim), "StandardNormal log_prob_grad")?;
+        Ok(z.mapv(|v| -v))
     }
 }
 
@@ -154,5 +162,12 @@ impl<F: Float> BaseDistribution<F> for Normal<F> {
         z *= &self.scale;
         z += &self.loc;
         Ok(z)
+    }
+
+    /// `−(z − μ) / σ²`.
+    fn log_prob_grad(&self, z: ArrayView2<F>) -> Result<Array2<F>> {
+        check::batch(&z, Some(self.dim()), "Normal log_prob_grad")?;
+        let precision = self.scale.mapv(|s| F::one() / (s * s));
+        Ok((&self.loc - &z) * &precision)
     }
 }

@@ -3,10 +3,11 @@
 //! For a bijector `f`, `Invert(f)` has forward `f⁻¹`, inverse `f`, forward log-det
 //! `log|det ∂f⁻¹/∂y|` and inverse log-det `log|det ∂f/∂x|`.
 
-use crate::bijector::Bijector;
+use crate::bijector::{Bijector, Recorded};
 use crate::error::Result;
 use crate::float::Float;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
+use crate::tape::Tape;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMutD};
 use std::marker::PhantomData;
 
 /// Swaps `forward` and `inverse` of the wrapped bijector (parameters are the wrapped ones).
@@ -75,5 +76,33 @@ impl<F: Float, B: Bijector<F>> Bijector<F> for Invert<F, B> {
     }
     fn params_mut(&mut self) -> Vec<ArrayViewMutD<'_, F>> {
         self.inner.params_mut()
+    }
+    fn forward_recorded(&self, x: ArrayView2<F>) -> Result<Recorded<F>> {
+        self.inner.inverse_recorded(x)
+    }
+    fn inverse_recorded(&self, y: ArrayView2<F>) -> Result<Recorded<F>> {
+        self.inner.forward_recorded(y)
+    }
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        self.inner.inverse_backward(x, y, tape, grad_y, grad_log_det, grad_params)
+    }
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        self.inner.forward_backward(y, x, tape, grad_x, grad_log_det, grad_params)
     }
 }
