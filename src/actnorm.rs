@@ -8,6 +8,16 @@
 //! * inverse: `x[c, h, w] = y[c, h, w] · exp(−s[c]) − b[c]`
 //! * log-det: `H·W·Σ_c s[c]` per row (the same for every row); the inverse has `−H·W·Σ_c s[c]`.
 //!
+//! # Backward
+//!
+//! With `G = ∂L/∂out`, `v = ∂L/∂log_det` and sums over the rows and the `H·W` pixels of channel `c`:
+//!
+//! * forward: `∂L/∂x = G·e^s`, `∂L/∂b_c = e^{s_c}·Σ G`, `∂L/∂s_c = Σ G·y + H·W·Σ_r v_r`;
+//! * inverse: `∂L/∂y = G·e^{−s}`, `∂L/∂b_c = −Σ G`, `∂L/∂s_c = −e^{−s_c}·Σ G·y − H·W·Σ_r v_r`
+//!   (`y` the inverse's input; `y·e^{−s} = x + b`).
+//!
+//! One pass over the batch; no tape (no memory).
+//!
 //! # Data-dependent initialisation
 //!
 //! Glow sets `b` and `s` from the first batch so that the activations start with zero mean and unit
@@ -30,12 +40,15 @@
 //! second initialisation is refused with an error, so a model restored from saved parameters (built
 //! with [`ActNorm::from_params`], or marked with [`ActNorm::set_initialized`]) never re-initialises.
 
+use crate::affine::scaled_grad_and_sums;
 use crate::bijector::Bijector;
 use crate::check;
+use crate::elementwise::check_backward_widths;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::image::ImageShape;
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Zip};
+use crate::tape::Tape;
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Zip};
 
 /// Added to the per-channel standard deviation in the data-dependent initialisation.
 pub const ACTNORM_EPS: f64 = 1e-6;
@@ -197,6 +210,47 @@ impl<F: Float> ActNorm<F> {
         Array1::from_shape_fn(self.shape.dim(), |k| per_channel(k / hw))
     }
 
+    /// The backward of both directions (`sign` `+1` forward, `−1` inverse); `y` is the batch on
+    /// the output side of the forward map (the forward's output or the inverse's input).
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &self,
+        input: ArrayView2<F>,
+        output: ArrayView2<F>,
+        y: ArrayView2<F>,
+        grad_out: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+        sign: F,
+    ) -> Result<Array2<F>> {
+        check::backward(&input, &output, &grad_out, &grad_log_det, &self.params(), grad_params)?;
+        check_backward_widths(&input, &output, self.dim())?;
+        let (c, hw) = (self.shape.channels, self.shape.pixels());
+        let channel_scale = self.log_scale.mapv(|s| (sign * s).exp());
+        let scale = self.per_column(|k| channel_scale[k]);
+        let (grad_in, sg, sgy) = scaled_grad_and_sums(&grad_out, &y, &scale.view());
+        // Per-column sums folded into channels: free reshapes of fresh standard-layout vectors.
+        let fold = |v: Array1<F>| v.into_shape_with_order((c, hw)).expect("C·H·W columns").sum_axis(Axis(1));
+        let (sg, sgy) = (fold(sg), fold(sgy));
+        let ld = sign * F::of(hw as f64) * grad_log_det.sum();
+        let (grad_b, grad_s) = grad_params.split_at_mut(1);
+        let mut grad_b = grad_b[0].view_mut().into_dimensionality::<ndarray::Ix1>().expect("checked shape");
+        let mut grad_s = grad_s[0].view_mut().into_dimensionality::<ndarray::Ix1>().expect("checked shape");
+        // forward: ∂b = e^s·ΣG, ∂s = ΣG·y + ld; inverse: ∂b = −ΣG, ∂s = −e^{−s}·ΣG·y + ld (ld < 0).
+        Zip::from(&mut grad_b).and(&mut grad_s).and(&sg).and(&sgy).and(&channel_scale).for_each(
+            |gb, gs, &sg, &sgy, &e| {
+                if sign > F::zero() {
+                    *gb += e * sg;
+                    *gs += sgy + ld;
+                } else {
+                    *gb -= sg;
+                    *gs += ld - e * sgy;
+                }
+            },
+        );
+        Ok(grad_in)
+    }
+
     /// `H·W·Σ s`, the forward log-det of every row.
     fn forward_log_det(&self) -> F {
         F::of(self.shape.pixels() as f64) * self.log_scale.sum()
@@ -243,12 +297,36 @@ impl<F: Float> Bijector<F> for ActNorm<F> {
     fn params_mut(&mut self) -> Vec<ArrayViewMutD<'_, F>> {
         vec![self.bias.view_mut().into_dyn(), self.log_scale.view_mut().into_dyn()]
     }
+
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        self.backward(x, y, y, grad_y, grad_log_det, grad_params, F::one())
+    }
+
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        self.backward(y, x, y, grad_x, grad_log_det, grad_params, -F::one())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::elementwise::testing::{assert_close, fd_log_det};
+    use crate::elementwise::testing::{assert_close, check_backward, fd_log_det};
     use ndarray::{array, Axis};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
@@ -458,5 +536,40 @@ mod tests {
         assert!((&back - &xb).iter().all(|e| e.abs() < 1e-13));
         assert!((&ldf + &ldi).iter().all(|e| e.abs() < 1e-14));
         assert_eq!(f.num_params(), 4);
+    }
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        let mut rng = StdRng::seed_from_u64(51);
+        for (k, shape) in [
+            ImageShape::new(3, 2, 2).unwrap(),
+            ImageShape::vector(4).unwrap(),
+            ImageShape::new(2, 1, 3).unwrap(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut f = ActNorm::<f64>::new(shape).unwrap();
+            for mut p in f.params_mut() {
+                p.mapv_inplace(|_| 0.7 * f64::standard_normal(&mut rng));
+            }
+            let x = image_batch(4, shape, 60 + k as u64);
+            check_backward(&mut f, false, &x, k as u64, 1e-7);
+            check_backward(&mut f, true, &x, 10 + k as u64, 1e-7);
+        }
+        // By hand, C = 1, H·W = 2: y = (x + 1)·2, L = Σ y + Σ ld.
+        let mut f =
+            ActNorm::from_params(ImageShape::new(1, 1, 2).unwrap(), array![1.0], array![2.0_f64.ln()])
+                .unwrap();
+        let x = array![[0.0, 1.0], [2.0, -1.0]];
+        let (y, _, t) = f.forward_recorded(x.view()).unwrap();
+        let mut bufs = [ndarray::ArrayD::zeros(vec![1]), ndarray::ArrayD::zeros(vec![1])];
+        let mut views: Vec<_> = bufs.iter_mut().map(|b| b.view_mut()).collect();
+        let ones = Array2::ones((2, 2));
+        let gx = f.forward_backward(x.view(), y.view(), &t, ones.view(), array![1.0, 1.0].view(), &mut views);
+        assert_eq!(gx.unwrap(), Array2::from_elem((2, 2), 2.0));
+        // ∂b = 2·4 = 8; ∂s = Σ y + H·W·2 = (2 + 4 + 6 + 0) + 4 = 16
+        assert!((bufs[0][[0]] - 8.0).abs() < 1e-14 && (bufs[1][[0]] - 16.0).abs() < 1e-14);
+        assert!(f.params_mut().len() == 2);
     }
 }

@@ -28,18 +28,36 @@
 //! Both are initialised from a random rotation (a Haar-distributed orthogonal matrix,
 //! [`linalg::random_rotation`]), so `log|det W| = 0` at the start, as in Glow.
 //!
-//! The parameters are stored explicitly, matrix by matrix, so that a backward pass
-//! (`dL/dW = Σ_rows dL/dY · Mᵀ` plus `H·W·W⁻ᵀ` from the log-det, chained through the LU factors)
-//! can be added without changing the layout.
+//! # Backward
+//!
+//! Write `G_r` for `∂L/∂out` of row `r` as a `C×(H·W)` matrix and `v_r = ∂L/∂log_det[r]`.
+//!
+//! * Forward (`Y_r = W·M_r`): `∂L/∂M_r = Wᵀ·G_r` and `∂L/∂W = K + H·W·(Σ_r v_r)·W⁻ᵀ` with
+//!   `K = Σ_r G_r·M_rᵀ`.
+//! * Inverse (`X_r = A·Y_r`, `A = W⁻¹`): `∂L/∂Y_r = Aᵀ·G_r`; from `d(W⁻¹) = −W⁻¹·dW·W⁻¹` and
+//!   `X_r = A·Y_r`, `∂L/∂W = −Aᵀ·(K + H·W·(Σ_r v_r)·I)` with `K = Σ_r G_r·X_rᵀ` (`X` the output).
+//! * LU (`W = P·B`, `B = L·U'`, `U' = U + diag(sign_s ⊙ exp(log_s))`): with `Ĝ` the matrix gradient
+//!   above *without* its log-det term, `∂L/∂B = Pᵀ·Ĝ`, then `∂L/∂L = ∂L/∂B·U'ᵀ` (strictly lower
+//!   part; the other entries of the `L` array are not read and get zero),
+//!   `∂L/∂U = Lᵀ·∂L/∂B` (strictly upper part; likewise), and
+//!   `∂L/∂log_s_i = (Lᵀ·∂L/∂B)_ii·sign_i·exp(log_s_i) ± H·W·Σ_r v_r` (`+` forward, `−` inverse), since
+//!   `log|det W| = Σ log_s`.
+//!
+//! The batch products are organised as in the pass: one product `Gᵀ·M` over the whole batch when
+//! `H·W = 1`, one product per pixel for few pixels, else one `(C×H·W)·(H·W×C)` product per sample,
+//! all accumulated into one `C×C` matrix. No tape is kept (no memory): `W`, `W⁻¹` and the factors
+//! are recomputed from the parameters in `O(C³)`, small next to the `O(n·C²·H·W)` products.
 
 use crate::bijector::Bijector;
 use crate::check;
+use crate::elementwise::check_backward_widths;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::image::ImageShape;
 use crate::linalg;
+use crate::tape::Tape;
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Ix1, Ix2, Zip};
 use num_traits::Float as NumFloat;
 use rand::Rng;
 
@@ -182,12 +200,7 @@ impl<F: Float> Invertible1x1Conv<F> {
             Weights::Dense { w } => w.clone(),
             Weights::Lu { perm, lower, upper, log_s, sign_s } => {
                 let c = log_s.len();
-                let l = Array2::from_shape_fn((c, c), |(i, j)| match i.cmp(&j) {
-                    std::cmp::Ordering::Greater => lower[[i, j]],
-                    std::cmp::Ordering::Equal => F::one(),
-                    std::cmp::Ordering::Less => F::zero(),
-                });
-                let lu = l.dot(&lu_upper(upper, log_s, sign_s, true));
+                let lu = unit_lower(lower).dot(&lu_upper(upper, log_s, sign_s, true));
                 // W[perm[i], ..] = (L·U')[i, ..]
                 let mut w = Array2::zeros((c, c));
                 for (row, &p) in lu.rows().into_iter().zip(perm) {
@@ -264,7 +277,7 @@ impl<F: Float> Invertible1x1Conv<F> {
     /// * few pixels (`H·W ≤ 16`, at most the batch size): one product per pixel `q`,
     ///   `Y[:, :, q] = X[:, :, q]·Aᵀ` on strided column views (any layout, no copy);
     /// * otherwise one product per sample, `(C×C)·(C×H·W)` on the row reshaped as a matrix.
-    fn mix(&self, a: &Array2<F>, x: ArrayView2<F>) -> Array2<F> {
+    fn mix(&self, a: ArrayView2<F>, x: ArrayView2<F>) -> Array2<F> {
         let (n, c, p) = (x.nrows(), self.shape.channels, self.shape.pixels());
         if p == 1 {
             return x.dot(&a.t());
@@ -284,10 +297,107 @@ impl<F: Float> Invertible1x1Conv<F> {
         {
             let mut y3 = y.view_mut().into_shape_with_order((n, c, p)).expect("fresh array reshapes");
             for (mut yi, xi) in y3.axis_iter_mut(Axis(0)).zip(x3.axis_iter(Axis(0))) {
-                general_mat_mul(F::one(), a, &xi, F::zero(), &mut yi);
+                general_mat_mul(F::one(), &a, &xi, F::zero(), &mut yi);
             }
         }
         y
+    }
+
+    /// `k += Σ_r G_r·M_rᵀ` over the rows of `g` and `m` read as `C×(H·W)` matrices, with the
+    /// products organised as in [`mix`](Self::mix).
+    fn accumulate_outer(&self, g: ArrayView2<F>, m: ArrayView2<F>, k: &mut Array2<F>) {
+        let (n, c, p) = (g.nrows(), self.shape.channels, self.shape.pixels());
+        if p == 1 {
+            general_mat_mul(F::one(), &g.t(), &m, F::one(), k);
+            return;
+        }
+        if p <= 16 && p <= n {
+            for q in 0..p {
+                let (gq, mq) = (g.slice(s![.., q..;p]), m.slice(s![.., q..;p]));
+                general_mat_mul(F::one(), &gq.t(), &mq, F::one(), k);
+            }
+            return;
+        }
+        let (g, m) = (g.as_standard_layout(), m.as_standard_layout());
+        let g3 = g.view().into_shape_with_order((n, c, p)).expect("standard layout reshapes");
+        let m3 = m.view().into_shape_with_order((n, c, p)).expect("standard layout reshapes");
+        for (gi, mi) in g3.axis_iter(Axis(0)).zip(m3.axis_iter(Axis(0))) {
+            general_mat_mul(F::one(), &gi, &mi.t(), F::one(), k);
+        }
+    }
+
+    /// The backward of either direction; `input`/`output` are those of the pass being
+    /// differentiated.
+    fn backward(
+        &self,
+        input: ArrayView2<F>,
+        output: ArrayView2<F>,
+        grad_out: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+        inverse: bool,
+    ) -> Result<Array2<F>> {
+        check::backward(&input, &output, &grad_out, &grad_log_det, &self.params(), grad_params)?;
+        check_backward_widths(&input, &output, self.dim())?;
+        let c = self.shape.channels;
+        // ∂L/∂(log|det W|), the coefficient of the log-det term.
+        let ld = if inverse { -self.pixels() } else { self.pixels() } * grad_log_det.sum();
+        let mut k = Array2::<F>::zeros((c, c));
+        // (∂L/∂in, ∂L/∂W without the log-det term, W⁻¹ when already at hand)
+        let (grad_in, gw, winv) = if inverse {
+            let (a, _) = self.inverse_matrix()?;
+            let grad_in = self.mix(a.t(), grad_out);
+            self.accumulate_outer(grad_out, output, &mut k);
+            let mut gw = Array2::<F>::zeros((c, c));
+            general_mat_mul(-F::one(), &a.t(), &k, F::zero(), &mut gw);
+            (grad_in, gw, Some(a))
+        } else {
+            let (w, _) = self.forward_matrix()?;
+            let grad_in = self.mix(w.t(), grad_out);
+            self.accumulate_outer(grad_out, input, &mut k);
+            (grad_in, k, None)
+        };
+        match &self.weights {
+            Weights::Dense { w } => {
+                let mut gw = gw;
+                if ld != F::zero() {
+                    // ∂ log|det W| / ∂W = W⁻ᵀ
+                    let winv = match winv {
+                        Some(a) => a,
+                        None => linalg::inv(w.view()).map_err(weight_error)?,
+                    };
+                    gw.scaled_add(ld, &winv.t());
+                }
+                let mut grad_w =
+                    grad_params[0].view_mut().into_dimensionality::<Ix2>().expect("checked shape");
+                grad_w += &gw;
+            }
+            Weights::Lu { perm, lower, upper, log_s, sign_s } => {
+                // W[perm[i], ..] = B[i, ..], so ∂L/∂B[i, ..] = ∂L/∂W[perm[i], ..].
+                let gb = gw.select(Axis(0), perm);
+                let grad_lower = gb.dot(&lu_upper(upper, log_s, sign_s, true).t());
+                let grad_upper = unit_lower(lower).t().dot(&gb);
+                let (gl, rest) = grad_params.split_at_mut(1);
+                let (gu, gs) = rest.split_at_mut(1);
+                let mut gl = gl[0].view_mut().into_dimensionality::<Ix2>().expect("checked shape");
+                let mut gu = gu[0].view_mut().into_dimensionality::<Ix2>().expect("checked shape");
+                let mut gs = gs[0].view_mut().into_dimensionality::<Ix1>().expect("checked shape");
+                Zip::indexed(&mut gl).and(&grad_lower).for_each(|(i, j), g, &d| {
+                    if i > j {
+                        *g += d;
+                    }
+                });
+                Zip::indexed(&mut gu).and(&grad_upper).for_each(|(i, j), g, &d| {
+                    if i < j {
+                        *g += d;
+                    }
+                });
+                Zip::from(&mut gs).and(grad_upper.diag()).and(log_s).and(sign_s).for_each(|g, &d, &l, &s| {
+                    *g += d * s * NumFloat::exp(l) + ld;
+                });
+            }
+        }
+        Ok(grad_in)
     }
 
     fn pixels(&self) -> F {
@@ -303,7 +413,7 @@ impl<F: Float> Bijector<F> for Invertible1x1Conv<F> {
     fn forward_and_log_det(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
         check::batch(&x, self.dim(), FORWARD)?;
         let (w, logabs) = self.forward_matrix()?;
-        let y = self.mix(&w, x);
+        let y = self.mix(w.view(), x);
         check::output(&y.view(), FORWARD)?;
         Ok((y, Array1::from_elem(x.nrows(), self.pixels() * logabs)))
     }
@@ -311,7 +421,7 @@ impl<F: Float> Bijector<F> for Invertible1x1Conv<F> {
     fn inverse_and_log_det(&self, y: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
         check::batch(&y, self.dim(), INVERSE)?;
         let (winv, logabs) = self.inverse_matrix()?;
-        let x = self.mix(&winv, y);
+        let x = self.mix(winv.view(), y);
         check::output(&x.view(), INVERSE)?;
         Ok((x, Array1::from_elem(y.nrows(), -self.pixels() * logabs)))
     }
@@ -333,6 +443,39 @@ impl<F: Float> Bijector<F> for Invertible1x1Conv<F> {
             }
         }
     }
+
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        self.backward(x, y, grad_y, grad_log_det, grad_params, false)
+    }
+
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        self.backward(y, x, grad_x, grad_log_det, grad_params, true)
+    }
+}
+
+/// The unit lower triangular `L` whose strictly lower part is that of `lower`.
+fn unit_lower<F: Float>(lower: &Array2<F>) -> Array2<F> {
+    Array2::from_shape_fn(lower.dim(), |(i, j)| match i.cmp(&j) {
+        std::cmp::Ordering::Greater => lower[[i, j]],
+        std::cmp::Ordering::Equal => F::one(),
+        std::cmp::Ordering::Less => F::zero(),
+    })
 }
 
 /// `U' = U + diag(sign_s ⊙ exp(log_s))`; with `strict` the part of `U` below the diagonal is zeroed
@@ -744,5 +887,83 @@ mod tests {
         f.params_mut()[2][1] = 800.0;
         assert!(f.forward(x.view()).is_err());
         assert!(f.inverse(x.view()).is_err());
+    }
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        use crate::elementwise::testing::check_backward;
+        let mut rng = StdRng::seed_from_u64(61);
+        // (C, H, W, n): one product over the batch, per pixel, per sample (p > n), per sample (p > 16)
+        for (k, (c, h, w, n)) in
+            [(4, 1, 1, 5), (3, 2, 2, 4), (3, 2, 2, 2), (2, 4, 5, 3)].into_iter().enumerate()
+        {
+            let shape = ImageShape::new(c, h, w).unwrap();
+            for mut f in layers(shape, &mut rng) {
+                let x = gaussian(n, shape.dim(), &mut rng);
+                for inverse in [false, true] {
+                    let seed = 10 * k as u64 + inverse as u64;
+                    let bufs = check_backward(&mut f, inverse, &x, seed, 1e-6);
+                    if f.parameterisation() == Parameterisation::Lu {
+                        // The unread entries of the L and U arrays get exactly zero gradient ...
+                        assert!(bufs[0].indexed_iter().all(|(ix, &g)| ix[0] > ix[1] || g == 0.0));
+                        assert!(bufs[1].indexed_iter().all(|(ix, &g)| ix[0] < ix[1] || g == 0.0));
+                        // ... and the read ones do get one.
+                        assert!(bufs[0][[c - 1, 0]] != 0.0 && bufs[1][[0, c - 1]] != 0.0);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn backward_is_layout_independent_and_checks_the_weight() {
+        let mut rng = StdRng::seed_from_u64(62);
+        for shape in [ImageShape::new(3, 2, 2).unwrap(), ImageShape::new(2, 4, 5).unwrap()] {
+            for f in layers(shape, &mut rng) {
+                let x = gaussian(4, shape.dim(), &mut rng);
+                let g = gaussian(4, shape.dim(), &mut rng);
+                let v = Array1::from_elem(4, 0.3);
+                let (y, _, t) = f.forward_recorded(x.view()).unwrap();
+                let run = |x: ArrayView2<f64>, y: ArrayView2<f64>, g: ArrayView2<f64>, inverse: bool| {
+                    let mut bufs: Vec<ndarray::ArrayD<f64>> =
+                        f.params().iter().map(|p| ndarray::ArrayD::zeros(p.shape())).collect();
+                    let mut views: Vec<_> = bufs.iter_mut().map(|b| b.view_mut()).collect();
+                    let d = if inverse {
+                        f.inverse_backward(y, x, &t, g, v.view(), &mut views)
+                    } else {
+                        f.forward_backward(x, y, &t, g, v.view(), &mut views)
+                    }
+                    .unwrap();
+                    (d, bufs)
+                };
+                let fortran = |a: &Array2<f64>| {
+                    let mut b = Array2::zeros(a.dim().f());
+                    b.assign(a);
+                    b
+                };
+                let (xf, yf, gf) = (fortran(&x), fortran(&y), fortran(&g));
+                for inverse in [false, true] {
+                    let (d1, b1) = run(x.view(), y.view(), g.view(), inverse);
+                    let (d2, b2) = run(xf.view(), yf.view(), gf.view(), inverse);
+                    assert!(max_diff(&d1, &d2) < 1e-12);
+                    for (p, q) in b1.iter().zip(&b2) {
+                        assert!(p.iter().zip(q).all(|(a, b)| (a - b).abs() < 1e-12));
+                    }
+                }
+            }
+        }
+        // A dense weight made singular: the backward reports it instead of producing NaN.
+        let shape = ImageShape::new(2, 1, 2).unwrap();
+        let mut g = Invertible1x1Conv::dense_from_matrix(shape, Array2::<f64>::eye(2)).unwrap();
+        let x = array![[1.0, 2.0, 3.0, 4.0]];
+        let (y, _, t) = g.forward_recorded(x.view()).unwrap();
+        g.params_mut()[0].assign(&array![[1.0, 2.0], [2.0, 4.0]].into_dyn());
+        let mut buf = [ndarray::ArrayD::zeros(vec![2, 2])];
+        let mut views: Vec<_> = buf.iter_mut().map(|b| b.view_mut()).collect();
+        let ones = Array2::ones((1, 4));
+        let r = g.forward_backward(x.view(), y.view(), &t, ones.view(), array![1.0].view(), &mut views);
+        assert!(matches!(r, Err(Error::SingularMatrix { .. })));
+        let r = g.inverse_backward(y.view(), x.view(), &t, ones.view(), array![1.0].view(), &mut views);
+        assert!(matches!(r, Err(Error::SingularMatrix { .. })));
     }
 }

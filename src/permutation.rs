@@ -10,12 +10,20 @@
 //! for rows contiguous in memory (standard layout) each output row is gathered from its input row,
 //! giving a standard-layout result; otherwise (for example a transposed view) whole columns are
 //! copied with `select(Axis(1), ..)`, which keeps the column-major layout.
+//!
+//! # Backward
+//!
+//! The Jacobian is the permutation matrix, so the backward of each direction is the gather of the
+//! other: `∂L/∂x = (∂L/∂y)[:, π⁻¹]` for the forward pass and `∂L/∂y = (∂L/∂x)[:, π]` for the
+//! inverse; the log-det is constant, so `∂L/∂log_det` does not contribute. No tape (no memory).
 
 use crate::bijector::Bijector;
 use crate::check;
+use crate::elementwise::check_backward_widths;
 use crate::error::{Error, Result};
 use crate::float::Float;
-use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
+use crate::tape::Tape;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD, Axis, Zip};
 use rand::{Rng, RngExt};
 
 /// A fixed permutation of the columns: `forward` maps `x` to `x[:, perm]`.
@@ -137,12 +145,42 @@ impl<F: Float> Bijector<F> for Permutation {
         check::batch(&y, Some(self.perm.len()), "Permutation inverse_log_det_jacobian")?;
         Ok(Array1::zeros(y.nrows()))
     }
+
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        check::backward(&x, &y, &grad_y, &grad_log_det, &[], grad_params)?;
+        check_backward_widths(&x, &y, Some(self.perm.len()))?;
+        // y[:, j] = x[:, π[j]], so ∂L/∂x[:, i] = ∂L/∂y[:, π⁻¹[i]].
+        Ok(gather(&grad_y, &self.inv))
+    }
+
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        check::backward(&y, &x, &grad_x, &grad_log_det, &[], grad_params)?;
+        check_backward_widths(&y, &x, Some(self.perm.len()))?;
+        // x[:, i] = y[:, π⁻¹[i]], so ∂L/∂y[:, j] = ∂L/∂x[:, π[j]].
+        Ok(gather(&grad_x, &self.perm))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::elementwise::testing::{fd_jacobian, log_abs_det};
+    use crate::elementwise::testing::{check_backward, fd_jacobian, log_abs_det};
     use ndarray::{array, s};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
@@ -252,5 +290,26 @@ mod tests {
         }
         assert!(log_abs_det(jac).abs() < 1e-12);
         assert_eq!(p.log_det_jacobian(x.view().insert_axis(Axis(0))).unwrap()[0], 0.0);
+    }
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        let mut rng = StdRng::seed_from_u64(31);
+        for mut p in [Permutation::random(7, &mut rng).unwrap(), Permutation::new(vec![2, 0, 1]).unwrap()] {
+            let d = p.indices().len();
+            let x = Array2::from_shape_fn((3, d), |_| f64::standard_normal(&mut rng));
+            check_backward(&mut p, false, &x, 1, 1e-7);
+            check_backward(&mut p, true, &x, 2, 1e-7);
+            // Exactly the transpose of the permutation matrix, on any layout.
+            let g = Array2::from_shape_fn((d, 3), |(i, j)| (i * 3 + j) as f64);
+            let (y, _, t) = p.forward_recorded(x.view()).unwrap();
+            let gx =
+                p.forward_backward(x.view(), y.view(), &t, g.t(), Array1::zeros(3).view(), &mut []).unwrap();
+            for j in 0..d {
+                assert_eq!(gx.column(p.indices()[j]), g.t().column(j));
+            }
+            let gy = p.inverse_backward(y.view(), x.view(), &t, gx.view(), Array1::zeros(3).view(), &mut []);
+            assert_eq!(gy.unwrap(), g.t());
+        }
     }
 }

@@ -152,7 +152,7 @@ fn nth_param(b: &mut dyn Bijector<f64>, k: usize, e: usize, set: Option<f64>) ->
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn every_backward_matches_finite_differences(seed in any::<u64>(), sigma in 0.05f64..0.5) {

@@ -1,11 +1,12 @@
 //! [`Exp`]: `y = exp(x)`.
 
-use super::{map_with_log_det, row_sums, Fail};
+use super::{elementwise_backward, map_with_log_det, row_sums, Fail};
 use crate::bijector::Bijector;
 use crate::check;
 use crate::error::Result;
 use crate::float::Float;
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use crate::tape::Tape;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD, Axis};
 
 const FWD: &str = "Exp forward";
 const INV: &str = "Exp inverse";
@@ -78,6 +79,31 @@ impl<F: Float> Bijector<F> for Exp {
     fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
         check::batch(&y, None, "Exp inverse_log_det_jacobian")?;
         row_sums(&y, INV, |v| if v > F::zero() { Ok(-v.ln()) } else { Err(Fail::Domain("(0, inf)")) })
+    }
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        // dy/dx = y, d(ln|dy/dx|)/dx = d x/dx = 1.
+        elementwise_backward(&x, &y, &grad_y, &grad_log_det, grad_params, |_, y, g, v| g * y + v)
+    }
+
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        // dx/dy = 1/y, d(−ln y)/dy = −1/y.
+        elementwise_backward(&y, &x, &grad_x, &grad_log_det, grad_params, |y, _, g, v| (g - v) / y)
     }
 }
 

@@ -1,11 +1,12 @@
 //! [`Logit`]: the RealNVP dequantisation preprocessing `y = logit(α + (1 − 2α)x)`.
 
-use super::{map_with_log_det, row_sums, Fail};
+use super::{elementwise_backward, map_with_log_det, row_sums, Fail};
 use crate::bijector::Bijector;
 use crate::check;
 use crate::error::{Error, Result};
 use crate::float::Float;
-use ndarray::{Array1, Array2, ArrayView2};
+use crate::tape::Tape;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD};
 
 const FWD: &str = "Logit forward";
 const INV: &str = "Logit inverse";
@@ -130,6 +131,40 @@ impl<F: Float> Bijector<F> for Logit {
         check::batch(&y, None, "Logit inverse_log_det_jacobian")?;
         let (_, _, lc) = self.constants::<F>();
         row_sums(&y, INV, |yi| Ok(-lc - yi.abs() - F::of(2.0) * (-yi.abs()).exp().ln_1p()))
+    }
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        // With v = α + c·x: dy/dx = c/(v(1 − v)), d(−ln v − ln(1 − v))/dx = c(2v − 1)/(v(1 − v)).
+        let (a, c, _) = self.constants::<F>();
+        elementwise_backward(&x, &y, &grad_y, &grad_log_det, grad_params, |x, _, g, gl| {
+            let v = a + c * x;
+            c * (g + gl * (v + v - F::one())) / (v * (F::one() - v))
+        })
+    }
+
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        // dx/dy = σ(y)σ(−y)/c = e/(c(1 + e)²) with e = exp(−|y|); the log-det's derivative is −tanh(y/2).
+        let (_, c, _) = self.constants::<F>();
+        elementwise_backward(&y, &x, &grad_x, &grad_log_det, grad_params, |y, _, g, v| {
+            let e = (-y.abs()).exp();
+            let one_e = F::one() + e;
+            g * e / (c * one_e * one_e) - v * (y * F::of(0.5)).tanh()
+        })
     }
 }
 

@@ -1,11 +1,12 @@
 //! [`Sigmoid`]: `y = 1/(1 + e^{−x})`.
 
-use super::{map_with_log_det, row_sums, Fail};
+use super::{elementwise_backward, map_with_log_det, row_sums, Fail};
 use crate::bijector::Bijector;
 use crate::check;
 use crate::error::Result;
 use crate::float::Float;
-use ndarray::{Array1, Array2, ArrayView2};
+use crate::tape::Tape;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD};
 
 const FWD: &str = "Sigmoid forward";
 const INV: &str = "Sigmoid inverse";
@@ -100,6 +101,38 @@ impl<F: Float> Bijector<F> for Sigmoid {
     fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
         check::batch(&y, None, "Sigmoid inverse_log_det_jacobian")?;
         row_sums(&y, INV, inverse_log_derivative)
+    }
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        // dy/dx = σ(x)σ(−x) = e/(1 + e)² with e = exp(−|x|), accurate where 1 − y has cancelled;
+        // d ln σ'(x)/dx = 1 − 2σ(x) = −tanh(x/2).
+        elementwise_backward(&x, &y, &grad_y, &grad_log_det, grad_params, |x, _, g, v| {
+            let e = (-x.abs()).exp();
+            let one_e = F::one() + e;
+            g * (e / (one_e * one_e)) - v * (x * F::of(0.5)).tanh()
+        })
+    }
+
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        // dx/dy = 1/(y(1 − y)), d(−ln y − ln(1 − y))/dy = (2y − 1)/(y(1 − y)); y is exact here.
+        elementwise_backward(&y, &x, &grad_x, &grad_log_det, grad_params, |y, _, g, v| {
+            (g + v * (y + y - F::one())) / (y * (F::one() - y))
+        })
     }
 }
 

@@ -1,11 +1,12 @@
 //! [`Softplus`]: `y = ln(1 + eˣ)`.
 
-use super::{map_with_log_det, row_sums, Fail};
+use super::{elementwise_backward, map_with_log_det, row_sums, Fail};
 use crate::bijector::Bijector;
 use crate::check;
 use crate::error::Result;
 use crate::float::Float;
-use ndarray::{Array1, Array2, ArrayView2};
+use crate::tape::Tape;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD};
 
 const FWD: &str = "Softplus forward";
 const INV: &str = "Softplus inverse";
@@ -88,6 +89,39 @@ impl<F: Float> Bijector<F> for Softplus {
     fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
         check::batch(&y, None, "Softplus inverse_log_det_jacobian")?;
         row_sums(&y, INV, |v| inverse_scalar(v).map(|(_, d)| d))
+    }
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        // dy/dx = σ(x), d ln σ(x)/dx = σ(−x), both from e = exp(−|x|).
+        elementwise_backward(&x, &y, &grad_y, &grad_log_det, grad_params, |x, _, g, v| {
+            let e = (-x.abs()).exp();
+            let (big, small) = (F::one() / (F::one() + e), e / (F::one() + e));
+            let (s_pos, s_neg) = if x >= F::zero() { (big, small) } else { (small, big) };
+            g * s_pos + v * s_neg
+        })
+    }
+
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        _tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        // With m = −expm1(−y) = σ(x): dx/dy = 1/m, d(−ln m)/dy = −e^{−y}/m.
+        elementwise_backward(&y, &x, &grad_x, &grad_log_det, grad_params, |y, _, g, v| {
+            let m = -(-y).exp_m1();
+            (g - v * (-y).exp()) / m
+        })
     }
 }
 

@@ -135,7 +135,9 @@ fn more<F: Float>(rng: &mut StdRng) -> Vec<Case<F>> {
     ]
 }
 
-/// A mixed stack: every coordinate transformed, every layer kind that maps a vector.
+/// A mixed stack: every coordinate transformed, every trainable layer kind that maps a vector. (The
+/// elementwise maps with a bounded range stay out: finite-difference probes near the edge of their
+/// range would leave the domain.)
 fn mixed_chain<F: Float>(rng: &mut StdRng) -> Case<F> {
     let layers: Vec<Box<dyn Bijector<F>>> = vec![
         boxed(ActNorm::<F>::vector(4).unwrap()),
@@ -147,7 +149,6 @@ fn mixed_chain<F: Float>(rng: &mut StdRng) -> Case<F> {
         ),
         boxed(Affine::<F>::identity(4).unwrap()),
         boxed(Invertible1x1Conv::<F>::lu_random(ImageShape::vector(4).unwrap(), rng).unwrap()),
-        boxed(Softplus),
     ];
     case("mixed_chain", Chain::new(layers).unwrap(), Domain::Real, 4)
 }
