@@ -3,6 +3,7 @@
 //! Ids are `<case>/<op>/<shape>_T<threads>` so that `bench/criterion_records.py` can turn the results
 //! into the record format of the PyTorch / JAX references for a side-by-side table.
 
+use bijectors::train::{Adam, Optimizer};
 use bijectors::{presets, Bijector, Chain, Float, Flow, ImageShape, Invertible1x1Conv, StandardNormal};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ndarray::Array2;
@@ -44,6 +45,15 @@ fn vector_flow(c: &mut Criterion, case: &str, chain: Chain<f32>, n: usize, d: us
     });
     group.bench_function(id("inverse", &shape), |b| {
         b.iter(|| flow.bijector().inverse_and_log_det(black_box(x.view())).unwrap())
+    });
+    // log_prob on the batch, backward, one Adam step (lr 1e-3), as the references' train_step.
+    let mut flow = flow;
+    let mut adam = Adam::<f32>::new(1e-3).unwrap();
+    group.bench_function(id("train_step", &shape), |b| {
+        b.iter(|| {
+            let (_, grads) = flow.nll_and_grad(black_box(x.view())).unwrap();
+            adam.step(&mut flow.params_mut(), &grads).unwrap();
+        })
     });
     group.finish();
 }

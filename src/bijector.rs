@@ -21,7 +21,7 @@ pub type Recorded<F> = (Array2<F>, Array1<F>, Tape<F>);
 /// Implementors provide the two fused methods, [`dim`](Bijector::dim) and, when trainable,
 /// [`params`](Bijector::params) / [`params_mut`](Bijector::params_mut); the rest are provided.
 /// Every method validates its input (width, empty batch, NaN/inf, domain) and returns an
-/// [`Error`](crate::Error) instead of panicking; inputs are never mutated. Any memory layout is
+/// [`Error`] instead of panicking; inputs are never mutated. Any memory layout is
 /// accepted (transposed views included).
 ///
 /// The trait is object safe, so layers of different types compose in a [`Chain`](crate::Chain).

@@ -116,3 +116,8 @@ pub use invert::Invert;
 pub use nn::{Activation, Conditioner, Mlp, MlpConfig};
 pub use permutation::Permutation;
 pub use tape::Tape;
+
+/// The README's Rust examples, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

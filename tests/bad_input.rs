@@ -65,7 +65,7 @@ fn nan_and_inf_are_refused_with_their_position() {
 #[test]
 fn out_of_domain_input_is_an_error_not_a_nan() {
     for case in zoo::<f64>() {
-        if case.domain == Domain::Real {
+        if matches!(case.domain, Domain::Real | Domain::Central) {
             continue;
         }
         let mut x = Array2::<f64>::from_elem((3, case.dim), 0.5);

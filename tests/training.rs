@@ -11,8 +11,12 @@ use rand::SeedableRng;
 fn moons(rows: usize) -> Array2<f64> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/moons_train.csv");
     let text = std::fs::read_to_string(path).unwrap();
-    let values: Vec<f64> =
-        text.lines().skip(1).take(rows).flat_map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap())).collect();
+    let values: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .take(rows)
+        .flat_map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap()))
+        .collect();
     Array2::from_shape_vec((rows, 2), values).unwrap()
 }
 
@@ -56,7 +60,8 @@ fn long_adam_runs_on_moons_stay_finite() {
     // inf in losses or parameters.
     let data = moons(4000).mapv(|v| v as f32);
     let mut rng = StdRng::seed_from_u64(0);
-    let mut flow = Flow::new(StandardNormal::new(2).unwrap(), presets::moons::<f32, _>(&mut rng).unwrap()).unwrap();
+    let mut flow =
+        Flow::new(StandardNormal::new(2).unwrap(), presets::moons::<f32, _>(&mut rng).unwrap()).unwrap();
     let mut adam = Adam::new(1e-3).unwrap();
     let config = FitConfig::new(1500, 256).seed(0).report_every(100);
     let mut losses = Vec::new();

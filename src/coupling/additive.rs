@@ -1,12 +1,13 @@
 //! [`AdditiveCoupling`]: NICE's volume-preserving coupling layer.
 
-use super::{check_conditioner, condition, Mask};
-use crate::bijector::Bijector;
+use super::{check_backward, check_conditioner, columns, condition, pass_columns, scatter_add, Mask};
+use crate::bijector::{Bijector, Recorded};
 use crate::check;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::nn::{Activation, Conditioner, Mlp, MlpConfig};
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Zip};
+use crate::tape::Tape;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMutD, CowArray, Ix2, Zip};
 use rand::Rng;
 use std::marker::PhantomData;
 
@@ -16,6 +17,9 @@ use std::marker::PhantomData;
 /// The conditioner maps the `n_P` pass-through coordinates to the `n_T` shifts; output column `k`
 /// shifts the coordinate `mask.transformed()[k]`. Parameters: the conditioner's, in its order
 /// (for an [`Mlp`]: `W_1, b_1, …, W_L, b_L`).
+///
+/// Gradients: both directions have recorded and backward passes; the tape holds only the
+/// conditioner's tape (as its one child), since `∂L/∂t = ±∂L/∂out_T` needs nothing else.
 ///
 /// ```
 /// use bijectors::coupling::{AdditiveCoupling, Mask};
@@ -61,14 +65,16 @@ impl<F: Float, C: Conditioner<F>> AdditiveCoupling<F, C> {
         &mut self.conditioner
     }
 
-    /// Shared forward (add the shift) and inverse (subtract it) pass.
+    /// Shared forward (add the shift) and inverse (subtract it) pass; with `record`, the tape
+    /// holds the conditioner's tape only.
     fn apply(
         &self,
         v: ArrayView2<F>,
         subtract: bool,
         context: &'static str,
-    ) -> Result<(Array2<F>, Array1<F>)> {
-        let t = condition(&self.mask, &self.conditioner, 1, &v, context)?;
+        record: bool,
+    ) -> Result<Recorded<F>> {
+        let (t, net_tape) = condition(&self.mask, &self.conditioner, 1, &v, context, record)?;
         let mut out = v.as_standard_layout().into_owned();
         let idx = self.mask.transformed();
         Zip::from(out.rows_mut()).and(t.rows()).for_each(|mut row, t| {
@@ -81,7 +87,50 @@ impl<F: Float, C: Conditioner<F>> AdditiveCoupling<F, C> {
             }
         });
         check::output(&out.view(), context)?;
-        Ok((out, Array1::zeros(v.nrows())))
+        let mut tape = Tape::new();
+        if let Some(net_tape) = net_tape {
+            tape.push_child(net_tape);
+        }
+        Ok((out, Array1::zeros(v.nrows()), tape))
+    }
+
+    /// The backward of [`apply`](Self::apply): `∂L/∂in = ∂L/∂out` plus, on the pass-through
+    /// columns, the conditioner's backward of `∂L/∂t = ±∂L/∂out_T`.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &self,
+        input: ArrayView2<F>,
+        output: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_out: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+        subtract: bool,
+    ) -> Result<Array2<F>> {
+        let nt = self.mask.n_transformed();
+        check_backward(
+            &self.mask,
+            &self.conditioner,
+            &input,
+            &output,
+            tape,
+            &grad_out,
+            &grad_log_det,
+            grad_params,
+            0,
+            nt,
+            "AdditiveCoupling",
+        )?;
+        let grad_t = columns(self.mask.transformed(), &grad_out);
+        let grad_t: CowArray<F, Ix2> = if subtract { grad_t.mapv(|g| -g).into() } else { grad_t };
+        let vp = pass_columns(&self.mask, &input);
+        let grad_p = self.conditioner.backward(vp.view(), &tape.children()[0], grad_t.view(), grad_params)?;
+        if grad_p.dim() != vp.dim() {
+            return Err(Error::WidthMismatch { expected: vp.ncols(), got: grad_p.ncols() });
+        }
+        let mut grad_in = grad_out.to_owned();
+        scatter_add(&mut grad_in, &grad_p.view(), self.mask.pass_through());
+        Ok(grad_in)
     }
 }
 
@@ -107,11 +156,47 @@ impl<F: Float, C: Conditioner<F>> Bijector<F> for AdditiveCoupling<F, C> {
     }
 
     fn forward_and_log_det(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        self.apply(x, false, "AdditiveCoupling forward")
+        let (y, ld, _) = self.apply(x, false, "AdditiveCoupling forward", false)?;
+        Ok((y, ld))
     }
 
     fn inverse_and_log_det(&self, y: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        self.apply(y, true, "AdditiveCoupling inverse")
+        let (x, ld, _) = self.apply(y, true, "AdditiveCoupling inverse", false)?;
+        Ok((x, ld))
+    }
+
+    /// Tape: no arrays, the conditioner's tape as the one child.
+    fn forward_recorded(&self, x: ArrayView2<F>) -> Result<Recorded<F>> {
+        self.apply(x, false, "AdditiveCoupling forward", true)
+    }
+
+    /// Tape: no arrays, the conditioner's tape as the one child.
+    fn inverse_recorded(&self, y: ArrayView2<F>) -> Result<Recorded<F>> {
+        self.apply(y, true, "AdditiveCoupling inverse", true)
+    }
+
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        self.backward(x, y, tape, grad_y, grad_log_det, grad_params, false)
+    }
+
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        self.backward(y, x, tape, grad_x, grad_log_det, grad_params, true)
     }
 
     /// The conditioner's parameters, in its order.
@@ -126,7 +211,9 @@ impl<F: Float, C: Conditioner<F>> Bijector<F> for AdditiveCoupling<F, C> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{fd_log_det, normal_batch, randomize};
+    use super::super::test_util::{
+        backward, check_bad_backward, check_gradients, fd_log_det, normal_batch, randomize, recorded,
+    };
     use super::*;
     use crate::error::Error;
     use crate::image::ImageShape;
@@ -266,5 +353,68 @@ mod tests {
         let y1 = layer.forward(x.view()).unwrap();
         assert!((y1[[0, 3]] - y0[[0, 3]] - 0.5).abs() < 1e-12);
         assert_eq!(y1[[0, 2]], y0[[0, 2]]);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let masks = [
+            Mask::first_half(5).unwrap(),
+            Mask::alternating(6, 1).unwrap(),
+            Mask::alternating(5, 0).unwrap(),
+            Mask::checkerboard(ImageShape::new(2, 2, 2).unwrap(), 0).unwrap(),
+            Mask::channel_wise(ImageShape::new(2, 1, 3).unwrap(), true).unwrap(),
+            Mask::from_bits(vec![false, false, true, false, true]).unwrap(),
+        ];
+        let mut rng = StdRng::seed_from_u64(80);
+        for (i, m) in masks.into_iter().enumerate() {
+            for inverse in [false, true] {
+                let mut layer = random_layer(m.clone(), 20 + i as u64);
+                let v: Array2<f64> = normal_batch(5, m.dim(), &mut rng);
+                check_gradients(&mut layer, &v, inverse, 30 + i as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn backward_by_hand() {
+        // mask [0, 1, 0]: P = [1], T = [0, 2]; t = [3 x1, −x1 + 1]
+        let net =
+            Mlp::from_layers(vec![array![[3.0, -1.0]]], vec![array![0.0, 1.0]], Activation::Relu).unwrap();
+        let layer = AdditiveCoupling::new(Mask::alternating(3, 1).unwrap(), net).unwrap();
+        let x = array![[10.0, 2.0, 20.0]];
+        let g = array![[1.0, 0.5, -2.0]];
+        for (inverse, sign) in [(false, 1.0), (true, -1.0)] {
+            let (out, _, tape) = recorded(&layer, x.view(), inverse);
+            assert!(tape.arrays().is_empty() && tape.children().len() == 1);
+            let mut bufs = [Array2::<f64>::zeros((1, 2)).into_dyn(), Array1::<f64>::zeros(2).into_dyn()];
+            let mut views: Vec<_> = bufs.iter_mut().map(|b| b.view_mut()).collect();
+            let gin = backward(
+                &layer,
+                x.view(),
+                out.view(),
+                &tape,
+                g.view(),
+                array![5.0].view(),
+                &mut views,
+                inverse,
+            )
+            .unwrap();
+            // ∂L/∂x1 = 0.5 ± (3·1 + (−1)(−2)) = 0.5 ± 5; T columns unchanged
+            assert_eq!(gin, array![[1.0, 0.5 + sign * 5.0, -2.0]]);
+            assert_eq!(bufs[0], array![[sign * 2.0, sign * -4.0]].into_dyn());
+            assert_eq!(bufs[1], array![sign, sign * -2.0].into_dyn());
+        }
+    }
+
+    #[test]
+    fn bad_backward_arguments() {
+        let mut rng = StdRng::seed_from_u64(81);
+        for m in [Mask::first_half(4).unwrap(), Mask::alternating(5, 0).unwrap()] {
+            let layer = random_layer(m.clone(), 82);
+            let v: Array2<f64> = normal_batch(4, m.dim(), &mut rng);
+            for inverse in [false, true] {
+                check_bad_backward(&layer, &v, inverse);
+            }
+        }
     }
 }

@@ -1,13 +1,14 @@
 //! [`AffineCoupling`]: RealNVP's affine coupling layer with a bounded log-scale.
 
 use super::scale::{log_sigmoid_plus_2, scaled_tanh, soft_clamp};
-use super::{check_conditioner, condition, Mask, ScaleBound};
-use crate::bijector::Bijector;
+use super::{check_backward, check_conditioner, condition, pass_columns, scatter_add, Mask, ScaleBound};
+use crate::bijector::{Bijector, Recorded};
 use crate::check;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::nn::{Activation, Conditioner, Mlp, MlpConfig};
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Zip};
+use crate::tape::Tape;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMutD, Zip};
 use rand::Rng;
 use std::f64::consts::FRAC_2_PI;
 use std::marker::PhantomData;
@@ -21,6 +22,10 @@ use std::marker::PhantomData;
 /// `n_T + k`) belongs to the coordinate `mask.transformed()[k]`. The [`ScaleBound`] defaults to
 /// `Tanh`, the PyTorch mirror's `s = tanh(r)`. Parameters: the conditioner's, in its order (for an
 /// [`Mlp`]: `W_1, b_1, …, W_L, b_L`).
+///
+/// Gradients: both directions have recorded and backward passes. The tape holds one `(n, 2 n_T)`
+/// array `[ds/dr | e^{±s}]` (the conditioner's output buffer, overwritten in place) and the
+/// conditioner's tape as its child; the backward then needs no transcendental function.
 ///
 /// ```
 /// use bijectors::coupling::{AffineCoupling, Mask, ScaleBound};
@@ -93,54 +98,162 @@ impl<F: Float, C: Conditioner<F>> AffineCoupling<F, C> {
     }
 
     /// Shared forward and inverse pass: one conditioner call, then one pass over the rows that
-    /// rewrites the transformed columns and sums the log-scales.
+    /// rewrites the transformed columns and sums the log-scales. With `record`, the conditioner's
+    /// output buffer is overwritten with `[ds/dr | e^{±s}]` and kept with the conditioner's tape.
     fn apply(
         &self,
         v: ArrayView2<F>,
         inverse: bool,
         context: &'static str,
-    ) -> Result<(Array2<F>, Array1<F>)> {
-        let h = condition(&self.mask, &self.conditioner, 2, &v, context)?;
+        record: bool,
+    ) -> Result<Recorded<F>> {
+        let (mut h, net_tape) = condition(&self.mask, &self.conditioner, 2, &v, context, record)?;
         let mut out = v.as_standard_layout().into_owned();
-        let idx = self.mask.transformed();
-        let ld = match self.bound {
-            ScaleBound::Tanh => rows(&mut out, &h, idx, inverse, |r: F| r.tanh()),
-            ScaleBound::ScaledTanh(c) => {
-                let (c, inv) = (F::of(c), F::of(1.0 / c));
-                rows(&mut out, &h, idx, inverse, |r| scaled_tanh(r, c, inv))
-            }
-            ScaleBound::SigmoidGlow => rows(&mut out, &h, idx, inverse, log_sigmoid_plus_2),
-            ScaleBound::SoftClamp(c) => {
-                let (k, inv) = (F::of(FRAC_2_PI * c), F::of(1.0 / (FRAC_2_PI * c)));
-                rows(&mut out, &h, idx, inverse, |r| soft_clamp(r, k, inv))
-            }
+        let ld = if record {
+            self.transform::<true>(&mut out, &mut h, inverse)
+        } else {
+            self.transform::<false>(&mut out, &mut h, inverse)
         };
         check::output(&out.view(), context)?;
         if let Some(row) = ld.iter().position(|v| !v.is_finite()) {
             return Err(Error::Overflow { context, row, col: 0 });
         }
-        Ok((out, ld))
+        let mut tape = Tape::new();
+        if let Some(net_tape) = net_tape {
+            tape.push(h);
+            tape.push_child(net_tape);
+        }
+        Ok((out, ld, tape))
+    }
+
+    /// [`rows`] with the scale bound's function (and slope, when recording) hoisted out of the loop.
+    fn transform<const RECORD: bool>(
+        &self,
+        out: &mut Array2<F>,
+        h: &mut Array2<F>,
+        inverse: bool,
+    ) -> Array1<F> {
+        let idx = self.mask.transformed();
+        match self.bound {
+            ScaleBound::Tanh => {
+                rows::<F, RECORD>(out, h, idx, inverse, |r: F| r.tanh(), |_, s| F::one() - s * s)
+            }
+            ScaleBound::ScaledTanh(c) => {
+                let (c, inv) = (F::of(c), F::of(1.0 / c));
+                let slope = move |_, s: F| {
+                    let q = s * inv;
+                    F::one() - q * q
+                };
+                rows::<F, RECORD>(out, h, idx, inverse, |r| scaled_tanh(r, c, inv), slope)
+            }
+            // s = log σ(u) ⇒ ds/dr = 1 − σ(u) = 1 − e^s, exact near s = 0 as −expm1(s)
+            ScaleBound::SigmoidGlow => {
+                rows::<F, RECORD>(out, h, idx, inverse, log_sigmoid_plus_2, |_, s: F| -s.exp_m1())
+            }
+            ScaleBound::SoftClamp(c) => {
+                let (k, inv) = (F::of(FRAC_2_PI * c), F::of(1.0 / (FRAC_2_PI * c)));
+                let slope = move |r: F, _| {
+                    let q = r * inv;
+                    F::one() / (F::one() + q * q)
+                };
+                rows::<F, RECORD>(out, h, idx, inverse, |r| soft_clamp(r, k, inv), slope)
+            }
+        }
+    }
+
+    /// The backward of [`apply`](Self::apply) in either direction (math in the
+    /// [module docs](crate::coupling)).
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &self,
+        input: ArrayView2<F>,
+        output: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_out: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+        inverse: bool,
+    ) -> Result<Array2<F>> {
+        let nt = self.mask.n_transformed();
+        check_backward(
+            &self.mask,
+            &self.conditioner,
+            &input,
+            &output,
+            tape,
+            &grad_out,
+            &grad_log_det,
+            grad_params,
+            1,
+            2 * nt,
+            "AffineCoupling",
+        )?;
+        let idx = self.mask.transformed();
+        let q = &tape.arrays()[0];
+        // ∂L/∂out_P passes straight to ∂L/∂in_P; the T columns are overwritten below.
+        let mut grad_in = grad_out.to_owned();
+        let mut grad_h = Array2::zeros((input.nrows(), 2 * nt));
+        // x_T: the pass's input (forward) or output (inverse).
+        let x = if inverse { output } else { input };
+        Zip::from(grad_in.rows_mut())
+            .and(grad_h.rows_mut())
+            .and(q.rows())
+            .and(x.rows())
+            .and(&grad_log_det)
+            .for_each(|mut g, mut gh, q, x, &gl| {
+                for (k, &j) in idx.iter().enumerate() {
+                    let (slope, e) = (q[k], q[nt + k]);
+                    let go = g[j];
+                    let gi = go * e;
+                    g[j] = gi;
+                    if inverse {
+                        // x_T = (y_T − t)·e^{−s}: ∂x_T/∂s = −x_T, ∂x_T/∂t = −e^{−s}; log-det −Σ s
+                        gh[k] = -(go * x[j] + gl) * slope;
+                        gh[nt + k] = -gi;
+                    } else {
+                        // y_T = x_T·e^{s} + t: ∂y_T/∂s = x_T·e^{s}, ∂y_T/∂t = 1; log-det Σ s
+                        gh[k] = (gi * x[j] + gl) * slope;
+                        gh[nt + k] = go;
+                    }
+                }
+            });
+        let vp = pass_columns(&self.mask, &input);
+        let grad_p = self.conditioner.backward(vp.view(), &tape.children()[0], grad_h.view(), grad_params)?;
+        if grad_p.dim() != vp.dim() {
+            return Err(Error::WidthMismatch { expected: vp.ncols(), got: grad_p.ncols() });
+        }
+        scatter_add(&mut grad_in, &grad_p.view(), self.mask.pass_through());
+        Ok(grad_in)
     }
 }
 
 /// For every row: `s_k = bound(h[k])`, `t_k = h[n_T + k]`, and column `idx[k]` of `out` becomes
 /// `v·exp(s_k) + t_k` (forward) or `(v − t_k)·exp(−s_k)` (inverse). Returns `±Σ_k s_k` per row.
-fn rows<F: Float>(
+/// With `RECORD`, also overwrites `h[k]` with `ds/dr = slope(r_k, s_k)` and `h[n_T + k]` with the
+/// factor `exp(±s_k)` just applied (same arithmetic as without, so the outputs agree exactly).
+fn rows<F: Float, const RECORD: bool>(
     out: &mut Array2<F>,
-    h: &Array2<F>,
+    h: &mut Array2<F>,
     idx: &[usize],
     inverse: bool,
     bound: impl Fn(F) -> F,
+    slope: impl Fn(F, F) -> F,
 ) -> Array1<F> {
     let nt = idx.len();
     let mut ld = Array1::zeros(out.nrows());
-    Zip::from(out.rows_mut()).and(h.rows()).and(&mut ld).for_each(|mut row, h, ld| {
+    Zip::from(out.rows_mut()).and(h.rows_mut()).and(&mut ld).for_each(|mut row, mut h, ld| {
         let mut sum = F::zero();
         for (k, &j) in idx.iter().enumerate() {
-            let s = bound(h[k]);
+            let r = h[k];
+            let s = bound(r);
             let t = h[nt + k];
             sum += s;
-            row[j] = if inverse { (row[j] - t) * (-s).exp() } else { row[j] * s.exp() + t };
+            let e = if inverse { (-s).exp() } else { s.exp() };
+            row[j] = if inverse { (row[j] - t) * e } else { row[j] * e + t };
+            if RECORD {
+                h[k] = slope(r, s);
+                h[nt + k] = e;
+            }
         }
         *ld = if inverse { -sum } else { sum };
     });
@@ -170,11 +283,47 @@ impl<F: Float, C: Conditioner<F>> Bijector<F> for AffineCoupling<F, C> {
     }
 
     fn forward_and_log_det(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        self.apply(x, false, "AffineCoupling forward")
+        let (y, ld, _) = self.apply(x, false, "AffineCoupling forward", false)?;
+        Ok((y, ld))
     }
 
     fn inverse_and_log_det(&self, y: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        self.apply(y, true, "AffineCoupling inverse")
+        let (x, ld, _) = self.apply(y, true, "AffineCoupling inverse", false)?;
+        Ok((x, ld))
+    }
+
+    /// Tape: one array `[ds/dr | e^{s}]` of shape `(n, 2 n_T)` and the conditioner's tape.
+    fn forward_recorded(&self, x: ArrayView2<F>) -> Result<Recorded<F>> {
+        self.apply(x, false, "AffineCoupling forward", true)
+    }
+
+    /// Tape: one array `[ds/dr | e^{−s}]` of shape `(n, 2 n_T)` and the conditioner's tape.
+    fn inverse_recorded(&self, y: ArrayView2<F>) -> Result<Recorded<F>> {
+        self.apply(y, true, "AffineCoupling inverse", true)
+    }
+
+    fn forward_backward(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_y: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        self.backward(x, y, tape, grad_y, grad_log_det, grad_params, false)
+    }
+
+    fn inverse_backward(
+        &self,
+        y: ArrayView2<F>,
+        x: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_x: ArrayView2<F>,
+        grad_log_det: ArrayView1<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        self.backward(y, x, tape, grad_x, grad_log_det, grad_params, true)
     }
 
     /// The conditioner's parameters, in its order.
@@ -189,7 +338,9 @@ impl<F: Float, C: Conditioner<F>> Bijector<F> for AffineCoupling<F, C> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{fd_log_det, normal_batch, randomize};
+    use super::super::test_util::{
+        check_bad_backward, check_gradients, fd_log_det, normal_batch, randomize, recorded,
+    };
     use super::*;
     use crate::image::ImageShape;
     use crate::nn::Tape;
@@ -568,5 +719,170 @@ mod tests {
         layer.params_mut()[3][[0]] += 0.5;
         let (y2, ld2) = layer.forward_and_log_det(x.view()).unwrap();
         assert!(ld2[0] > ld1[0] && y2[[0, 2]] != y1[[0, 2]] && y2[[0, 3]] == y1[[0, 3]]);
+    }
+
+    fn gradient_masks() -> Vec<Mask> {
+        vec![
+            Mask::first_half(5).unwrap(),
+            Mask::second_half(4).unwrap(),
+            Mask::alternating(5, 1).unwrap(),
+            Mask::alternating(4, 0).unwrap(),
+            Mask::checkerboard(ImageShape::new(2, 2, 2).unwrap(), 1).unwrap(),
+            Mask::channel_wise(ImageShape::new(3, 1, 2).unwrap(), false).unwrap(),
+            Mask::from_bits(vec![false, true, true, false, false, true]).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let acts = [Activation::Tanh, Activation::Softplus, Activation::Elu, Activation::LeakyRelu(0.1)];
+        let mut rng = StdRng::seed_from_u64(70);
+        for (i, mask) in gradient_masks().into_iter().enumerate() {
+            for (b, &bound) in BOUNDS.iter().enumerate() {
+                for inverse in [false, true] {
+                    let seed = (100 * i + 10 * b + inverse as usize) as u64;
+                    let mut layer = random_layer(mask.clone(), &[8, 6], acts[(i + b) % 4], 0.7, seed)
+                        .with_scale_bound(bound)
+                        .unwrap();
+                    let v: Array2<f64> = normal_batch(5, mask.dim(), &mut rng);
+                    check_gradients(&mut layer, &v, inverse, seed);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_with_a_single_layer_conditioner_and_a_box() {
+        let mut rng = StdRng::seed_from_u64(71);
+        let mask = Mask::alternating(6, 0).unwrap();
+        for inverse in [false, true] {
+            let mut net: Mlp<f64> =
+                MlpConfig::new(3, vec![], 6).zero_last_layer(false).build(&mut rng).unwrap();
+            randomize(Conditioner::params_mut(&mut net), 0.6, &mut rng);
+            let mut layer = AffineCoupling::new(mask.clone(), net.clone()).unwrap();
+            let v: Array2<f64> = normal_batch(4, 6, &mut rng);
+            check_gradients(&mut layer, &v, inverse, 72);
+            let boxed: Box<dyn Conditioner<f64>> = Box::new(net);
+            let mut layer = AffineCoupling::new(mask.clone(), boxed).unwrap();
+            check_gradients(&mut layer, &v, inverse, 73);
+        }
+    }
+
+    #[test]
+    fn backward_by_hand() {
+        // D = 2, mask [1, 0], one linear layer: r = a x0, t = c x0 (+ biases 0), s = tanh r.
+        // forward: y1 = x1 e^s + t; L = w1 y1 + u ld ⇒
+        //   ∂L/∂x1 = w1 e^s, ∂L/∂x0 = w0 + (w1 x1 e^s + u)(1 − s²) a + w1 c
+        let (a, c) = (0.8, -1.5);
+        let net = Mlp::from_layers(vec![array![[a, c]]], vec![array![0.0, 0.0]], Activation::Relu).unwrap();
+        let layer = AffineCoupling::new(Mask::from_values(&[1.0, 0.0]).unwrap(), net).unwrap();
+        let (x0, x1, w0, w1, u) = (0.6_f64, -1.2, 0.3, 2.0, -0.7);
+        let x = array![[x0, x1]];
+        let (y, _, tape) = layer.forward_recorded(x.view()).unwrap();
+        let mut g = [Array2::<f64>::zeros((1, 2)).into_dyn(), Array1::<f64>::zeros(2).into_dyn()];
+        let mut views: Vec<_> = g.iter_mut().map(|b| b.view_mut()).collect();
+        let gx = layer
+            .forward_backward(
+                x.view(),
+                y.view(),
+                &tape,
+                array![[w0, w1]].view(),
+                array![u].view(),
+                &mut views,
+            )
+            .unwrap();
+        let s = (a * x0).tanh();
+        let gs = (w1 * x1 * s.exp() + u) * (1.0 - s * s);
+        assert!((gx[[0, 1]] - w1 * s.exp()).abs() < 1e-14);
+        assert!((gx[[0, 0]] - (w0 + gs * a + w1 * c)).abs() < 1e-14);
+        // ∂L/∂W = x0·[∂L/∂r, ∂L/∂t], ∂L/∂b = [∂L/∂r, ∂L/∂t]
+        assert!((g[0][[0, 0]] - x0 * gs).abs() < 1e-14 && (g[0][[0, 1]] - x0 * w1).abs() < 1e-14);
+        assert!((g[1][[0]] - gs).abs() < 1e-14 && (g[1][[1]] - w1).abs() < 1e-14);
+        // inverse at the same point: x1' = (x1 − t) e^{−s}, ld = −s
+        let (xi, _, tape) = layer.inverse_recorded(x.view()).unwrap();
+        let mut g = [Array2::<f64>::zeros((1, 2)).into_dyn(), Array1::<f64>::zeros(2).into_dyn()];
+        let mut views: Vec<_> = g.iter_mut().map(|b| b.view_mut()).collect();
+        let gy = layer
+            .inverse_backward(
+                x.view(),
+                xi.view(),
+                &tape,
+                array![[w0, w1]].view(),
+                array![u].view(),
+                &mut views,
+            )
+            .unwrap();
+        let gs = -(w1 * xi[[0, 1]] + u) * (1.0 - s * s);
+        assert!((gy[[0, 1]] - w1 * (-s).exp()).abs() < 1e-14);
+        assert!((gy[[0, 0]] - (w0 + gs * a - w1 * (-s).exp() * c)).abs() < 1e-14);
+    }
+
+    #[test]
+    fn tape_contents() {
+        let layer = random_layer(Mask::alternating(5, 0).unwrap(), &[7, 4], Activation::Tanh, 0.6, 74);
+        let x: Array2<f64> = normal_batch(3, 5, &mut StdRng::seed_from_u64(75));
+        for (inverse, sign) in [(false, 1.0), (true, -1.0)] {
+            let (_, ld, tape) = recorded(&layer, x.view(), inverse);
+            assert_eq!(tape.arrays().len(), 1);
+            assert_eq!(tape.children().len(), 1);
+            assert_eq!(tape.children()[0].arrays().len(), 2); // the Mlp's two hidden activations
+            let q = &tape.arrays()[0];
+            assert_eq!(q.dim(), (3, 4));
+            // q = [ds/dr | e^{±s}]: Σ log e^{±s} = ±Σ s = ld; slope = 1 − s²
+            for r in 0..3 {
+                let logs: f64 = (2..4).map(|k| q[[r, k]].ln()).sum();
+                assert!((logs - ld[r]).abs() < 1e-12);
+                for k in 0..2 {
+                    let s = sign * q[[r, 2 + k]].ln();
+                    assert!((q[[r, k]] - (1.0 - s * s)).abs() < 1e-12);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_backward_arguments() {
+        let mut rng = StdRng::seed_from_u64(76);
+        for mask in [Mask::first_half(4).unwrap(), Mask::alternating(5, 1).unwrap()] {
+            let layer = random_layer(mask.clone(), &[5], Activation::Tanh, 0.5, 77);
+            let v: Array2<f64> = normal_batch(4, mask.dim(), &mut rng);
+            for inverse in [false, true] {
+                check_bad_backward(&layer, &v, inverse);
+            }
+        }
+        // a conditioner without a backward reports Unsupported through the layer
+        let layer = AffineCoupling::new(
+            Mask::from_bits(vec![true, false]).unwrap(),
+            Spy { seen: Mutex::new(Vec::new()), out: 2 },
+        )
+        .unwrap();
+        let x = array![[0.5, 1.0]];
+        let (y, _, tape) = layer.forward_recorded(x.view()).unwrap();
+        let err = layer.forward_backward(x.view(), y.view(), &tape, x.view(), array![1.0].view(), &mut []);
+        assert!(matches!(err, Err(Error::Unsupported { .. })), "{err:?}");
+    }
+
+    #[test]
+    fn recorded_f32_equals_plain() {
+        let mut rng = StdRng::seed_from_u64(78);
+        for bound in BOUNDS {
+            let mask = Mask::checkerboard(ImageShape::new(1, 4, 4).unwrap(), 0).unwrap();
+            let mut layer = AffineCoupling::<f32>::with_mlp(mask, &[16], Activation::Relu, &mut rng).unwrap();
+            randomize(layer.params_mut(), 0.3, &mut rng);
+            let layer = layer.with_scale_bound(bound).unwrap();
+            let x: Array2<f32> = normal_batch(6, 16, &mut rng);
+            let (y, ld, tape) = layer.inverse_recorded(x.view()).unwrap();
+            assert_eq!((y.clone(), ld.clone()), layer.inverse_and_log_det(x.view()).unwrap());
+            let (fy, fld, _) = layer.forward_recorded(x.view()).unwrap();
+            assert_eq!((fy, fld), layer.forward_and_log_det(x.view()).unwrap());
+            let mut g: Vec<_> =
+                layer.params().iter().map(|p| ndarray::ArrayD::<f32>::zeros(p.shape())).collect();
+            let mut views: Vec<_> = g.iter_mut().map(|b| b.view_mut()).collect();
+            let gx = layer
+                .inverse_backward(x.view(), y.view(), &tape, y.view(), Array1::ones(6).view(), &mut views)
+                .unwrap();
+            assert!(gx.iter().all(|v| v.is_finite()));
+            assert!(g.iter().all(|b| b.iter().all(|v| v.is_finite())));
+        }
     }
 }

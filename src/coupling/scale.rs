@@ -66,6 +66,48 @@ impl ScaleBound {
             ScaleBound::SoftClamp(c) => soft_clamp(r, F::of(FRAC_2_PI * c), F::of(1.0 / (FRAC_2_PI * c))),
         }
     }
+
+    /// The slope `ds/dr` at a raw output `r`, computed stably for any finite `r`:
+    ///
+    /// * `Tanh`: `sech²(r) = 4e^{−2|r|}/(1 + e^{−2|r|})²`; `ScaledTanh(c)`: `sech²(r/c)`;
+    /// * `SigmoidGlow`: `1 − σ(r + 2) = σ(−(r + 2))`, evaluated without overflow;
+    /// * `SoftClamp(c)`: `1/(1 + (π r/(2c))²)`.
+    ///
+    /// (The coupling layers' recorded passes read the slope from `s` instead, which costs no
+    /// further transcendental: `1 − s²`, `1 − (s/c)²`, `−expm1(s)`.)
+    ///
+    /// ```
+    /// use bijectors::coupling::ScaleBound;
+    /// assert!((ScaleBound::Tanh.derivative(0.0_f64) - 1.0).abs() < 1e-15);
+    /// assert!(ScaleBound::Tanh.derivative(1e4_f64) >= 0.0);
+    /// let sig = 1.0 / (1.0 + (-2.0_f64).exp());
+    /// assert!((ScaleBound::SigmoidGlow.derivative(0.0_f64) - (1.0 - sig)).abs() < 1e-15);
+    /// ```
+    pub fn derivative<F: Float>(&self, r: F) -> F {
+        let sech2 = |u: F| {
+            let e = (-(u + u).abs()).exp();
+            let d = F::one() + e;
+            F::of(4.0) * e / (d * d)
+        };
+        match *self {
+            ScaleBound::Tanh => sech2(r),
+            ScaleBound::ScaledTanh(c) => sech2(r * F::of(1.0 / c)),
+            ScaleBound::SigmoidGlow => {
+                // σ(−u), u = r + 2
+                let u = r + F::of(2.0);
+                if u >= F::zero() {
+                    let e = (-u).exp();
+                    e / (F::one() + e)
+                } else {
+                    F::one() / (F::one() + u.exp())
+                }
+            }
+            ScaleBound::SoftClamp(c) => {
+                let q = r * F::of(1.0 / (FRAC_2_PI * c));
+                F::one() / (F::one() + q * q)
+            }
+        }
+    }
 }
 
 #[inline]
@@ -134,6 +176,29 @@ mod tests {
                 assert!((slope - 1.0_f64).abs() < 1e-9, "{b:?}");
             }
         }
+    }
+
+    #[test]
+    fn derivative_matches_finite_differences_and_is_stable() {
+        for b in ALL {
+            for r in [-7.0, -2.5, -1.0, -0.3, 0.0, 0.4, 1.7, 6.0_f64] {
+                let h = 1e-5;
+                let fd = (b.apply(r + h) - b.apply(r - h)) / (2.0 * h);
+                let d: f64 = b.derivative(r);
+                assert!((d - fd).abs() <= 1e-8 * fd.abs().max(1e-3), "{b:?} at {r}: {d} vs {fd}");
+            }
+            for r in [-1e308, -800.0, 800.0, 1e308_f64] {
+                let d: f64 = b.derivative(r);
+                assert!(d.is_finite() && (0.0..=1.0).contains(&d), "{b:?} at {r}: {d}");
+            }
+            let d: f32 = b.derivative(-90.0_f32);
+            assert!(d.is_finite());
+        }
+        // far tails stay accurate in relative terms (no 1 − tanh² cancellation)
+        let d: f64 = ScaleBound::Tanh.derivative(30.0);
+        assert!((d / (4.0 * (-60.0_f64).exp()) - 1.0).abs() < 1e-12);
+        let d: f64 = ScaleBound::SigmoidGlow.derivative(40.0);
+        assert!((d / (-42.0_f64).exp() - 1.0).abs() < 1e-12);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use ndarray::Array2;
+use ndarray::{Array2, Zip};
 
 /// Elementwise nonlinearity applied after every hidden layer of an [`Mlp`](crate::nn::Mlp).
 ///
@@ -60,6 +60,89 @@ impl Activation {
         }
     }
 
+    /// The derivative `act'(z)` at a pre-activation `z`, computed stably (no overflow for any
+    /// finite `z`).
+    ///
+    /// At the kink `z = 0` of `Relu` and `LeakyRelu` the left slope is used (`0`, resp. the leaky
+    /// slope), as PyTorch does; `Elu` is continuously differentiable there. The softplus
+    /// derivative is the logistic `σ(z)`, evaluated as `1/(1 + e^{−z})` for `z ≥ 0` and
+    /// `e^{z}/(1 + e^{z})` otherwise.
+    ///
+    /// ```
+    /// use bijectors::nn::Activation;
+    /// assert_eq!(Activation::Relu.derivative(-1.0_f64), 0.0);
+    /// assert_eq!(Activation::LeakyRelu(0.1).derivative(-1.0_f64), 0.1);
+    /// assert!((Activation::Tanh.derivative(0.5_f64) - (1.0 - 0.5_f64.tanh().powi(2))).abs() < 1e-15);
+    /// assert!(Activation::Tanh.derivative(400.0_f64) >= 0.0);
+    /// assert!((Activation::Softplus.derivative(0.0_f64) - 0.5).abs() < 1e-15);
+    /// ```
+    pub fn derivative<F: Float>(&self, z: F) -> F {
+        match *self {
+            Activation::Relu => {
+                if z > F::zero() {
+                    F::one()
+                } else {
+                    F::zero()
+                }
+            }
+            Activation::LeakyRelu(a) => {
+                if z > F::zero() {
+                    F::one()
+                } else {
+                    F::of(a)
+                }
+            }
+            // sech²(z) = 4 e^{−2|z|} / (1 + e^{−2|z|})², no cancellation for large |z|
+            Activation::Tanh => {
+                let e = (-(z + z).abs()).exp();
+                let d = F::one() + e;
+                F::of(4.0) * e / (d * d)
+            }
+            Activation::Elu => {
+                if z < F::zero() {
+                    z.exp()
+                } else {
+                    F::one()
+                }
+            }
+            Activation::Softplus => sigmoid(z),
+        }
+    }
+
+    /// Whether [`derivative`](Activation::derivative) cannot be recovered from the activation's
+    /// output `a = act(z)`: only `LeakyRelu` with a negative slope, which maps both signs of `z`
+    /// to positive values.
+    pub(crate) fn needs_pre_activation(&self) -> bool {
+        matches!(*self, Activation::LeakyRelu(a) if a < 0.0)
+    }
+
+    /// Multiplies every entry of `delta` by `act'(z)`, reading `act'` from the post-activation
+    /// `a = act(z)` (same shape): `Relu`/`LeakyRelu` (slope ≥ 0) from the sign of `a` (`a > 0`
+    /// exactly when `z > 0`), `Tanh`
+    /// `1 − a²`, `Elu` `a + 1` for `a < 0`, `Softplus` `σ(z) = 1 − e^{−a} = −expm1(−a)`.
+    /// Not valid when [`needs_pre_activation`](Activation::needs_pre_activation).
+    pub(crate) fn mul_derivative_from_output<F: Float>(&self, delta: &mut Array2<F>, a: &Array2<F>) {
+        let zip = Zip::from(delta).and(a);
+        match *self {
+            // Branch-free selects with an unconditional store, so that the loops vectorise.
+            Activation::Relu => zip.for_each(|d, &a| *d = if a > F::zero() { *d } else { F::zero() }),
+            Activation::LeakyRelu(s) => {
+                let s = F::of(s);
+                zip.for_each(|d, &a| *d = if a > F::zero() { *d } else { *d * s })
+            }
+            Activation::Tanh => zip.for_each(|d, &a| *d *= F::one() - a * a),
+            Activation::Elu => {
+                zip.for_each(|d, &a| *d = if a < F::zero() { *d * (a + F::one()) } else { *d })
+            }
+            Activation::Softplus => zip.for_each(|d, &a| *d *= -(-a).exp_m1()),
+        }
+    }
+
+    /// Multiplies every entry of `delta` by `act'(z)` for the pre-activations `z` (same shape).
+    pub(crate) fn mul_derivative_from_input<F: Float>(&self, delta: &mut Array2<F>, z: &Array2<F>) {
+        Zip::from(delta).and(z).for_each(|d, &z| *d *= self.derivative(z));
+    }
+
     /// Applies the activation to every entry of `a`, in place (one pass, the match hoisted).
     pub(crate) fn apply_inplace<F: Float>(&self, a: &mut Array2<F>) {
         match *self {
@@ -100,6 +183,17 @@ fn elu<F: Float>(z: F) -> F {
         z.exp_m1()
     } else {
         z
+    }
+}
+
+/// The logistic function `1/(1 + e^{−z})`, without overflow.
+#[inline]
+fn sigmoid<F: Float>(z: F) -> F {
+    if z >= F::zero() {
+        F::one() / (F::one() + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (F::one() + e)
     }
 }
 
@@ -164,6 +258,61 @@ mod tests {
             let mut a = z.clone();
             act.apply_inplace(&mut a);
             assert_eq!(a, z.mapv(|v| act.apply(v)));
+        }
+    }
+
+    const ALL: [Activation; 7] = [
+        Activation::Relu,
+        Activation::LeakyRelu(0.2),
+        Activation::LeakyRelu(-0.3),
+        Activation::LeakyRelu(0.0),
+        Activation::Tanh,
+        Activation::Elu,
+        Activation::Softplus,
+    ];
+
+    #[test]
+    fn derivative_matches_finite_differences() {
+        for act in ALL {
+            for z in [-30.0, -4.0, -1.3, -0.2, 0.15, 0.9, 2.5, 25.0_f64] {
+                let h = 1e-6;
+                let fd = (act.apply(z + h) - act.apply(z - h)) / (2.0 * h);
+                let d: f64 = act.derivative(z);
+                assert!((d - fd).abs() <= 1e-8 * fd.abs() + 1e-9, "{act:?} at {z}: {d} vs {fd}");
+            }
+            // left slope at the kink (PyTorch's convention)
+            let left = (act.apply(0.0) - act.apply(-1e-7_f64)) / 1e-7;
+            assert!((act.derivative(0.0_f64) - left).abs() < 1e-6, "{act:?}");
+        }
+        // tails: finite, and relative accuracy kept where 1 − tanh² would cancel
+        for act in ALL {
+            for z in [-1e300, -800.0, 800.0, 1e300_f64] {
+                assert!(act.derivative(z).is_finite(), "{act:?} at {z}");
+            }
+        }
+        assert!((Activation::Tanh.derivative(25.0_f64) / (4.0 * (-50.0_f64).exp()) - 1.0).abs() < 1e-12);
+        assert!((Activation::Softplus.derivative(-50.0_f64) / (-50.0_f64).exp() - 1.0).abs() < 1e-12);
+        assert!(Activation::Softplus.derivative(-100.0_f32) > 0.0);
+    }
+
+    #[test]
+    fn derivative_from_output_matches_derivative() {
+        let z = array![[-6.0_f64, -1.0, -0.25, 0.0], [0.3, 1.0, 4.0, 30.0]];
+        for act in ALL {
+            let mut a = z.clone();
+            act.apply_inplace(&mut a);
+            let mut from_in = Array2::ones(z.dim());
+            act.mul_derivative_from_input(&mut from_in, &z);
+            assert_eq!(from_in, z.mapv(|v| act.derivative(v)));
+            if act.needs_pre_activation() {
+                assert_eq!(act, Activation::LeakyRelu(-0.3));
+                continue;
+            }
+            let mut from_out = Array2::ones(z.dim());
+            act.mul_derivative_from_output(&mut from_out, &a);
+            for (o, i) in from_out.iter().zip(&from_in) {
+                assert!((o - i).abs() <= 1e-12 * i.abs().max(1e-300) + 1e-15, "{act:?}: {o} vs {i}");
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 //! [`Conditioner`]: the network inside a coupling layer, and the [`Tape`] its recording pass keeps.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::float::Float;
 pub use crate::tape::Tape;
 use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
@@ -16,9 +16,11 @@ use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
 ///
 /// Gradients: [`forward_recorded`](Conditioner::forward_recorded) returns, next to the output, a
 /// [`Tape`] with the intermediate arrays a vector-Jacobian product needs (for an [`Mlp`]: the
-/// hidden pre-activations). A backward pass is meant to take the input batch, that tape and
-/// `∂L/∂out`, add `∂L/∂θ` into a buffer shaped like [`params`](Conditioner::params) and return
-/// `∂L/∂in`; it is not part of the trait yet.
+/// hidden activations). [`backward`](Conditioner::backward) takes the input batch, that tape and
+/// `∂L/∂out`, **adds** `∂L/∂θ` into buffers shaped like [`params`](Conditioner::params) (same
+/// order) and returns `∂L/∂in`. The default `backward` reports
+/// [`Error::Unsupported`](crate::Error::Unsupported), so a conditioner that is never trained need
+/// not implement it.
 ///
 /// [`Mlp`]: crate::nn::Mlp
 ///
@@ -48,6 +50,24 @@ pub trait Conditioner<F: Float>: Send + Sync {
     /// Like [`forward`](Conditioner::forward), also returning what a backward pass needs.
     fn forward_recorded(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Tape<F>)>;
 
+    /// Vector-Jacobian product of the pass recorded by
+    /// [`forward_recorded`](Conditioner::forward_recorded) on `x`: given `grad_out = ∂L/∂out`
+    /// (shape `(n, output_dim)`), returns `∂L/∂x` (shape `(n, input_dim)`) and adds `∂L/∂θ` into
+    /// `grad_params` (one buffer per [`params`](Conditioner::params) entry, same shapes and order;
+    /// accumulated with `+=`, never overwritten).
+    ///
+    /// Errors (never panics) on shapes that disagree with `x`, the tape or the parameters.
+    fn backward(
+        &self,
+        x: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_out: ArrayView2<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        let _ = (x, tape, grad_out, grad_params);
+        Err(Error::Unsupported { operation: "Conditioner::backward" })
+    }
+
     /// The trainable parameters, in a fixed order documented by the implementation.
     fn params(&self) -> Vec<ArrayViewD<'_, F>>;
 
@@ -72,6 +92,15 @@ impl<F: Float, C: Conditioner<F> + ?Sized> Conditioner<F> for Box<C> {
     }
     fn forward_recorded(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Tape<F>)> {
         (**self).forward_recorded(x)
+    }
+    fn backward(
+        &self,
+        x: ArrayView2<F>,
+        tape: &Tape<F>,
+        grad_out: ArrayView2<F>,
+        grad_params: &mut [ArrayViewMutD<F>],
+    ) -> Result<Array2<F>> {
+        (**self).backward(x, tape, grad_out, grad_params)
     }
     fn params(&self) -> Vec<ArrayViewD<'_, F>> {
         (**self).params()

@@ -100,10 +100,10 @@ fn more<F: Float>(rng: &mut StdRng) -> Vec<Case<F>> {
     vec![
         case("exp", Exp, Domain::Real, 3),
         case("log", Invert::new(Exp), Domain::Positive, 3),
-        case("sigmoid", Sigmoid, Domain::Real, 3),
+        case("sigmoid", Sigmoid, Domain::Central, 3),
         case("logit_as_inverse_sigmoid", Invert::new(Sigmoid), Domain::Unit, 3),
         case("softplus", Softplus, Domain::Real, 3),
-        case("tanh", Tanh, Domain::Real, 3),
+        case("tanh", Tanh, Domain::Central, 3),
         case("logit_alpha", Logit::new(0.05).unwrap(), Domain::Unit, 4),
         case("permutation_random", Permutation::random(6, rng).unwrap(), Domain::Real, 6),
         case("permutation_reverse", Permutation::reverse(5).unwrap(), Domain::Real, 5),
