@@ -1,5 +1,7 @@
-//! Helpers shared by the examples: reading the bundled CSV data.
+//! Helpers shared by the examples: reading the bundled CSV data, and plotting (`plot`).
 #![allow(dead_code)]
+
+pub mod plot;
 
 use ndarray::Array2;
 use std::error::Error;
