@@ -16,9 +16,9 @@ mkdir -p "$OUT"
 cd "$HERE"
 cargo bench --bench flows -- --noplot
 python3 bench/criterion_records.py target/criterion > "$OUT/bijectors_bench.json"
-"$REF/venv/bin/python" "$SHARED/bench/torch_bench.py" --threads 1 --only "$ONLY" > "$OUT/torch_bench.json"
+"$REF/venv/bin/python" "$SHARED/bench/torch_bench.py" --threads 1,2 --only "$ONLY" > "$OUT/torch_bench.json"
 if [ -x "$REF/jaxvenv/bin/python" ]; then
-  "$REF/jaxvenv/bin/python" "$SHARED/bench/jax_bench.py" --threads 1 --only "$ONLY" > "$OUT/jax_bench.json"
+  "$REF/jaxvenv/bin/python" "$SHARED/bench/jax_bench.py" --threads 1,2 --only "$ONLY" > "$OUT/jax_bench.json"
 fi
 python3 "$SHARED/bench/summarize.py" "$OUT"/bijectors_bench.json "$OUT"/torch_bench.json \
   $( [ -f "$OUT/jax_bench.json" ] && echo "$OUT/jax_bench.json" ) | tee "$OUT/compare.md"
