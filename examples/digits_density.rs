@@ -10,7 +10,9 @@
 mod common;
 
 use bijectors::nn::Activation;
-use bijectors::{Affine, AffineCoupling, Bijector, Chain, Flow, ImageShape, Invert, Logit, Mask, StandardNormal};
+use bijectors::{
+    Affine, AffineCoupling, Bijector, Chain, Flow, ImageShape, Invert, Logit, Mask, StandardNormal,
+};
 use ndarray::{s, Axis};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -44,17 +46,36 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let mut layers: Vec<Box<dyn Bijector<f64>>> = vec![Box::new(gaussian)];
     for k in 0..4 {
-        layers.push(Box::new(AffineCoupling::with_mlp(Mask::checkerboard(image, k % 2)?, &[256], Activation::Relu, &mut rng)?));
+        layers.push(Box::new(AffineCoupling::with_mlp(
+            Mask::checkerboard(image, k % 2)?,
+            &[256],
+            Activation::Relu,
+            &mut rng,
+        )?));
     }
     layers.push(Box::new(to_unit_cube));
     let flow = Flow::new(StandardNormal::new(64)?, Chain::new(layers)?)?;
 
     let nll = -flow.log_prob(x_test.view())?.mean().unwrap();
-    println!("test NLL {nll:.2} nats on [0,1]^64 → {:.3} bits/dim (diagonal Gaussian in logit space)", bits_per_dim(nll));
+    println!(
+        "test NLL {nll:.2} nats on [0,1]^64 → {:.3} bits/dim (diagonal Gaussian in logit space)",
+        bits_per_dim(nll)
+    );
 
     let samples = flow.sample(3, &mut rng)?;
     for (i, row) in samples.rows().into_iter().enumerate() {
-        let img: String = row.iter().map(|&v| if v > 0.5 { '#' } else if v > 0.2 { '+' } else { '.' }).collect();
+        let img: String = row
+            .iter()
+            .map(|&v| {
+                if v > 0.5 {
+                    '#'
+                } else if v > 0.2 {
+                    '+'
+                } else {
+                    '.'
+                }
+            })
+            .collect();
         println!("sample {i}:");
         for line in img.as_bytes().chunks(8) {
             println!("  {}", std::str::from_utf8(line)?);

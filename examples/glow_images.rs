@@ -5,7 +5,8 @@
 
 use bijectors::nn::Activation;
 use bijectors::{
-    ActNorm, AffineCoupling, Bijector, Chain, Float, Flow, ImageShape, Invertible1x1Conv, Mask, ScaleBound, StandardNormal,
+    ActNorm, AffineCoupling, Bijector, Chain, Float, Flow, ImageShape, Invertible1x1Conv, Mask, ScaleBound,
+    StandardNormal,
 };
 use ndarray::Array2;
 use rand::rngs::StdRng;
@@ -30,7 +31,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let normalised = actnorm.inverse(images.view())?;
     for c in 0..shape.channels {
         let channel = normalised.slice(ndarray::s![.., c * shape.pixels()..(c + 1) * shape.pixels()]);
-        println!("after ActNorm, channel {c}: mean {:+.2e}, std {:.4}", channel.mean().unwrap(), channel.std(1.0));
+        println!(
+            "after ActNorm, channel {c}: mean {:+.2e}, std {:.4}",
+            channel.mean().unwrap(),
+            channel.std(1.0)
+        );
     }
 
     let glow_step = Chain::new(vec![
@@ -40,14 +45,30 @@ fn main() -> Result<(), Box<dyn Error>> {
             AffineCoupling::with_mlp(Mask::channel_wise(shape, true)?, &[128], Activation::Relu, &mut rng)?
                 .with_scale_bound(ScaleBound::Tanh)?,
         ),
-        Box::new(AffineCoupling::with_mlp(Mask::checkerboard(shape, 0)?, &[128], Activation::Relu, &mut rng)?),
+        Box::new(AffineCoupling::with_mlp(
+            Mask::checkerboard(shape, 0)?,
+            &[128],
+            Activation::Relu,
+            &mut rng,
+        )?),
     ])?;
-    println!("Glow step on {}x{}x{} images: {} layers, {} parameters", 4, 8, 8, glow_step.len(), glow_step.num_params());
+    println!(
+        "Glow step on {}x{}x{} images: {} layers, {} parameters",
+        4,
+        8,
+        8,
+        glow_step.len(),
+        glow_step.num_params()
+    );
 
     let flow = Flow::new(StandardNormal::new(shape.dim())?, glow_step)?;
     let log_p = flow.log_prob(images.view())?;
     let bits_per_dim = -log_p.mean().unwrap() / (shape.dim() as f64 * 2f64.ln());
-    println!("mean log p(x) = {:.2} nats, {:.4} bits/dim (before training)", log_p.mean().unwrap(), bits_per_dim);
+    println!(
+        "mean log p(x) = {:.2} nats, {:.4} bits/dim (before training)",
+        log_p.mean().unwrap(),
+        bits_per_dim
+    );
 
     // Exact round trip: data → base → data.
     let z = flow.bijector().inverse(images.view())?;
