@@ -27,6 +27,18 @@ use crate::float::Float;
 use ndarray::{ArrayD, ArrayViewMutD, Zip};
 
 /// How [`Adam`] applies weight decay `λ`.
+///
+/// ```
+/// use bijectors::train::{AdamConfig, Optimizer, WeightDecay};
+/// use ndarray::ArrayD;
+///
+/// // With a zero gradient, AdamW-style decay still shrinks the parameter by lr·λ·p.
+/// let mut adam = AdamConfig::new(0.1).weight_decay(WeightDecay::Decoupled(0.5)).build::<f64>().unwrap();
+/// let mut p = ArrayD::from_elem(vec![1], 2.0);
+/// adam.step(&mut [p.view_mut()], &[ArrayD::zeros(vec![1])]).unwrap();
+/// assert!((p[[0]] - 2.0 * (1.0 - 0.1 * 0.5)).abs() < 1e-12);
+/// assert!(AdamConfig::new(0.1).weight_decay(WeightDecay::L2(-1.0)).build::<f64>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum WeightDecay {
     /// No weight decay (the default, as in `torch.optim.Adam`).

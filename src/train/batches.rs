@@ -12,6 +12,14 @@ use rand::RngExt;
 /// Both are driven by one `StdRng` seeded with [`FitConfig::seed`](crate::train::FitConfig::seed),
 /// so a fit is reproducible for a given seed on a given build of `rand` (the stream is not the same
 /// as PyTorch's, only the scheme).
+///
+/// ```
+/// use bijectors::train::{FitConfig, Sampling};
+/// // Shuffle: every row once per epoch, in a fresh seeded order.
+/// let config = FitConfig::new(100, 32).sampling(Sampling::Shuffle).seed(3);
+/// assert_eq!(config.sampling, Sampling::Shuffle);
+/// assert_eq!(FitConfig::new(100, 32).sampling, Sampling::WithReplacement);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sampling {
     /// Every minibatch is `batch_size` row indices drawn uniformly with replacement, independently of

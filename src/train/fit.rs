@@ -195,6 +195,29 @@ impl FitConfig {
 }
 
 /// What the callback tells [`fit`] to do next.
+///
+/// ```
+/// use bijectors::train::{fit, Adam, Control, FitConfig, StopReason};
+/// use bijectors::{Affine, Flow, StandardNormal};
+/// use ndarray::Array2;
+///
+/// let data = Array2::from_shape_fn((64, 1), |(i, _)| (i as f64 / 8.0).sin());
+/// let held_out = data.slice(ndarray::s![..16, ..]).to_owned();
+/// let mut flow = Flow::new(StandardNormal::new(1).unwrap(), Affine::identity(1).unwrap()).unwrap();
+/// let mut adam = Adam::new(0.05).unwrap();
+/// let config = FitConfig::new(100, 32).eval_every(20).report_every(20);
+/// let report = fit(&mut flow, data.view(), Some(held_out.view()), &mut adam, &config, |progress| {
+///     // Progress: the step, the running train loss and, at evaluations, the held-out loss.
+///     assert!(progress.train_loss.is_finite() && progress.step <= progress.total_steps);
+///     if progress.step >= 60 { Control::Stop } else { Control::Continue }
+/// })
+/// .unwrap();
+/// // FitReport: why and when it stopped, the best held-out loss and the curve.
+/// assert_eq!((report.stop, report.steps), (StopReason::Callback, 60));
+/// let (_, best) = report.best.unwrap();
+/// assert!(best < report.initial_held_out_loss.unwrap());
+/// assert_eq!(report.history.last().unwrap().step, 60);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[must_use]
 pub enum Control {
@@ -206,6 +229,29 @@ pub enum Control {
 }
 
 /// Why a fit ended.
+///
+/// ```
+/// use bijectors::train::{fit, Adam, Control, FitConfig, StopReason};
+/// use bijectors::{Affine, Flow, StandardNormal};
+/// use ndarray::Array2;
+///
+/// let data = Array2::from_shape_fn((64, 1), |(i, _)| (i as f64 / 8.0).sin());
+/// let held_out = data.slice(ndarray::s![..16, ..]).to_owned();
+/// let mut flow = Flow::new(StandardNormal::new(1).unwrap(), Affine::identity(1).unwrap()).unwrap();
+/// let mut adam = Adam::new(0.05).unwrap();
+/// let config = FitConfig::new(100, 32).eval_every(20).report_every(20);
+/// let report = fit(&mut flow, data.view(), Some(held_out.view()), &mut adam, &config, |progress| {
+///     // Progress: the step, the running train loss and, at evaluations, the held-out loss.
+///     assert!(progress.train_loss.is_finite() && progress.step <= progress.total_steps);
+///     if progress.step >= 60 { Control::Stop } else { Control::Continue }
+/// })
+/// .unwrap();
+/// // FitReport: why and when it stopped, the best held-out loss and the curve.
+/// assert_eq!((report.stop, report.steps), (StopReason::Callback, 60));
+/// let (_, best) = report.best.unwrap();
+/// assert!(best < report.initial_held_out_loss.unwrap());
+/// assert_eq!(report.history.last().unwrap().step, 60);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
     /// All configured steps ran.
@@ -217,6 +263,29 @@ pub enum StopReason {
 }
 
 /// What the callback sees: the state of the fit after a step.
+///
+/// ```
+/// use bijectors::train::{fit, Adam, Control, FitConfig, StopReason};
+/// use bijectors::{Affine, Flow, StandardNormal};
+/// use ndarray::Array2;
+///
+/// let data = Array2::from_shape_fn((64, 1), |(i, _)| (i as f64 / 8.0).sin());
+/// let held_out = data.slice(ndarray::s![..16, ..]).to_owned();
+/// let mut flow = Flow::new(StandardNormal::new(1).unwrap(), Affine::identity(1).unwrap()).unwrap();
+/// let mut adam = Adam::new(0.05).unwrap();
+/// let config = FitConfig::new(100, 32).eval_every(20).report_every(20);
+/// let report = fit(&mut flow, data.view(), Some(held_out.view()), &mut adam, &config, |progress| {
+///     // Progress: the step, the running train loss and, at evaluations, the held-out loss.
+///     assert!(progress.train_loss.is_finite() && progress.step <= progress.total_steps);
+///     if progress.step >= 60 { Control::Stop } else { Control::Continue }
+/// })
+/// .unwrap();
+/// // FitReport: why and when it stopped, the best held-out loss and the curve.
+/// assert_eq!((report.stop, report.steps), (StopReason::Callback, 60));
+/// let (_, best) = report.best.unwrap();
+/// assert!(best < report.initial_held_out_loss.unwrap());
+/// assert_eq!(report.history.last().unwrap().step, 60);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Progress<F: Float> {
@@ -238,6 +307,29 @@ pub struct Progress<F: Float> {
 }
 
 /// Summary of a finished fit.
+///
+/// ```
+/// use bijectors::train::{fit, Adam, Control, FitConfig, StopReason};
+/// use bijectors::{Affine, Flow, StandardNormal};
+/// use ndarray::Array2;
+///
+/// let data = Array2::from_shape_fn((64, 1), |(i, _)| (i as f64 / 8.0).sin());
+/// let held_out = data.slice(ndarray::s![..16, ..]).to_owned();
+/// let mut flow = Flow::new(StandardNormal::new(1).unwrap(), Affine::identity(1).unwrap()).unwrap();
+/// let mut adam = Adam::new(0.05).unwrap();
+/// let config = FitConfig::new(100, 32).eval_every(20).report_every(20);
+/// let report = fit(&mut flow, data.view(), Some(held_out.view()), &mut adam, &config, |progress| {
+///     // Progress: the step, the running train loss and, at evaluations, the held-out loss.
+///     assert!(progress.train_loss.is_finite() && progress.step <= progress.total_steps);
+///     if progress.step >= 60 { Control::Stop } else { Control::Continue }
+/// })
+/// .unwrap();
+/// // FitReport: why and when it stopped, the best held-out loss and the curve.
+/// assert_eq!((report.stop, report.steps), (StopReason::Callback, 60));
+/// let (_, best) = report.best.unwrap();
+/// assert!(best < report.initial_held_out_loss.unwrap());
+/// assert_eq!(report.history.last().unwrap().step, 60);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FitReport<F: Float> {
