@@ -889,9 +889,18 @@ mod tests {
     fn gemm_matches_general_mat_mul() {
         let mut rng = StdRng::seed_from_u64(64);
         // (m, k, n): skinny outputs, skinny rows, and ordinary shapes
-        for (m, k, n) in
-            [(20, 7, 1), (20, 7, 2), (33, 1, 2), (1, 30, 17), (2, 9, 12), (12, 5, 9), (3, 3, 3), (9, 40, 1)]
-        {
+        for (m, k, n) in [
+            (20, 7, 1),
+            (20, 7, 2),
+            (33, 1, 2),
+            (1, 30, 17),
+            (2, 9, 12),
+            (12, 5, 9),
+            (3, 3, 3),
+            (9, 40, 1),
+            (40, 1, 64),
+            (40, 2, 17),
+        ] {
             let a: Array2<f64> = normal_batch(m, k, &mut rng);
             let b: Array2<f64> = normal_batch(k, n, &mut rng);
             let at = a.t().to_owned(); // a in column-major layout: at.t()
