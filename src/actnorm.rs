@@ -43,7 +43,6 @@
 use crate::affine::scaled_grad_and_sums;
 use crate::bijector::Bijector;
 use crate::check;
-use crate::elementwise::check_backward_widths;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::image::ImageShape;
@@ -223,8 +222,7 @@ impl<F: Float> ActNorm<F> {
         grad_params: &mut [ArrayViewMutD<F>],
         sign: F,
     ) -> Result<Array2<F>> {
-        check::backward(&input, &output, &grad_out, &grad_log_det, &self.params(), grad_params)?;
-        check_backward_widths(&input, &output, self.dim())?;
+        check::backward(self.dim(), &input, &output, &grad_out, &grad_log_det, &self.params(), grad_params)?;
         let (c, hw) = (self.shape.channels, self.shape.pixels());
         let channel_scale = self.log_scale.mapv(|s| (sign * s).exp());
         let scale = self.per_column(|k| channel_scale[k]);

@@ -21,7 +21,6 @@
 
 use crate::bijector::Bijector;
 use crate::check;
-use crate::elementwise::check_backward_widths;
 use crate::error::Result;
 use crate::float::Float;
 use crate::tape::Tape;
@@ -139,8 +138,7 @@ impl<F: Float> Affine<F> {
         grad_params: &mut [ArrayViewMutD<F>],
         sign: F,
     ) -> Result<Array2<F>> {
-        check::backward(&input, &output, &grad_out, &grad_log_det, &self.params(), grad_params)?;
-        check_backward_widths(&input, &output, self.dim())?;
+        check::backward(self.dim(), &input, &output, &grad_out, &grad_log_det, &self.params(), grad_params)?;
         let width = input.ncols();
         let scale = self.column_scale(sign, width);
         let (grad_in, sg, sgz) = scaled_grad_and_sums(&grad_out, &z, &scale.view());

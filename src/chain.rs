@@ -232,7 +232,7 @@ impl<F: Float> Bijector<F> for Chain<F> {
         grad_log_det: ArrayView1<F>,
         grad_params: &mut [ArrayViewMutD<F>],
     ) -> Result<Array2<F>> {
-        crate::check::backward(&x, &y, &grad_y, &grad_log_det, &self.params(), grad_params)?;
+        crate::check::backward(self.dim(), &x, &y, &grad_y, &grad_log_det, &self.params(), grad_params)?;
         let order = self.with_param_ranges(false);
         run_backward(&order, x, y, tape, grad_y, grad_params, |b, i, o, t, g, p| {
             b.forward_backward(i, o, t, g, grad_log_det, p)
@@ -248,7 +248,7 @@ impl<F: Float> Bijector<F> for Chain<F> {
         grad_log_det: ArrayView1<F>,
         grad_params: &mut [ArrayViewMutD<F>],
     ) -> Result<Array2<F>> {
-        crate::check::backward(&y, &x, &grad_x, &grad_log_det, &self.params(), grad_params)?;
+        crate::check::backward(self.dim(), &y, &x, &grad_x, &grad_log_det, &self.params(), grad_params)?;
         let order = self.with_param_ranges(true);
         run_backward(&order, y, x, tape, grad_x, grad_params, |b, i, o, t, g, p| {
             b.inverse_backward(i, o, t, g, grad_log_det, p)

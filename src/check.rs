@@ -73,10 +73,12 @@ pub fn param_vector<F: Float>(v: &ndarray::ArrayView1<F>, expected: Option<usize
     Ok(())
 }
 
-/// Checks the arguments of a backward pass: `grad_out` shaped like `output`, one `grad_log_det`
-/// per row, `input` with as many rows, finite upstream gradients, and gradient buffers matching the
+/// Checks the arguments of a backward pass: `input` and `output` of width `dim` (when the layer
+/// fixes one; otherwise of equal width), `grad_out` shaped like `output`, one `grad_log_det` per
+/// row, `input` with as many rows, finite upstream gradients, and gradient buffers matching the
 /// parameters one for one in shape.
 pub fn backward<F: Float>(
+    dim: Option<usize>,
     input: &ArrayView2<F>,
     output: &ArrayView2<F>,
     grad_out: &ArrayView2<F>,
@@ -84,6 +86,12 @@ pub fn backward<F: Float>(
     params: &[ArrayViewD<F>],
     grads: &[ArrayViewMutD<F>],
 ) -> Result<()> {
+    let expected = dim.unwrap_or(output.ncols());
+    for got in [input.ncols(), output.ncols()] {
+        if got != expected {
+            return Err(Error::WidthMismatch { expected, got });
+        }
+    }
     let n = output.nrows();
     if grad_out.dim() != output.dim() || input.nrows() != n || grad_log_det.len() != n {
         return Err(Error::InvalidParameter(format!(

@@ -50,7 +50,6 @@
 
 use crate::bijector::Bijector;
 use crate::check;
-use crate::elementwise::check_backward_widths;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::image::ImageShape;
@@ -337,8 +336,7 @@ impl<F: Float> Invertible1x1Conv<F> {
         grad_params: &mut [ArrayViewMutD<F>],
         inverse: bool,
     ) -> Result<Array2<F>> {
-        check::backward(&input, &output, &grad_out, &grad_log_det, &self.params(), grad_params)?;
-        check_backward_widths(&input, &output, self.dim())?;
+        check::backward(self.dim(), &input, &output, &grad_out, &grad_log_det, &self.params(), grad_params)?;
         let c = self.shape.channels;
         // ∂L/∂(log|det W|), the coefficient of the log-det term.
         let ld = if inverse { -self.pixels() } else { self.pixels() } * grad_log_det.sum();

@@ -19,7 +19,6 @@
 
 use crate::bijector::Bijector;
 use crate::check;
-use crate::elementwise::check_backward_widths;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::tape::Tape;
@@ -155,8 +154,7 @@ impl<F: Float> Bijector<F> for Permutation {
         grad_log_det: ArrayView1<F>,
         grad_params: &mut [ArrayViewMutD<F>],
     ) -> Result<Array2<F>> {
-        check::backward(&x, &y, &grad_y, &grad_log_det, &[], grad_params)?;
-        check_backward_widths(&x, &y, Some(self.perm.len()))?;
+        check::backward(Some(self.perm.len()), &x, &y, &grad_y, &grad_log_det, &[], grad_params)?;
         // y[:, j] = x[:, π[j]], so ∂L/∂x[:, i] = ∂L/∂y[:, π⁻¹[i]].
         Ok(gather(&grad_y, &self.inv))
     }
@@ -170,8 +168,7 @@ impl<F: Float> Bijector<F> for Permutation {
         grad_log_det: ArrayView1<F>,
         grad_params: &mut [ArrayViewMutD<F>],
     ) -> Result<Array2<F>> {
-        check::backward(&y, &x, &grad_x, &grad_log_det, &[], grad_params)?;
-        check_backward_widths(&y, &x, Some(self.perm.len()))?;
+        check::backward(Some(self.perm.len()), &y, &x, &grad_x, &grad_log_det, &[], grad_params)?;
         // x[:, i] = y[:, π⁻¹[i]], so ∂L/∂y[:, j] = ∂L/∂x[:, π[j]].
         Ok(gather(&grad_x, &self.perm))
     }

@@ -172,15 +172,16 @@ fn check_backward<F: Float, C: Conditioner<F> + ?Sized>(
     width: usize,
     context: &str,
 ) -> Result<()> {
-    check::backward(input, output, grad_out, grad_log_det, &conditioner.params(), grad_params)?;
-    let (n, d) = (output.nrows(), mask.dim());
-    if input.ncols() != d || output.ncols() != d {
-        return Err(Error::InvalidParameter(format!(
-            "{context} backward: input {:?} and output {:?} should have {d} columns",
-            input.dim(),
-            output.dim()
-        )));
-    }
+    check::backward(
+        Some(mask.dim()),
+        input,
+        output,
+        grad_out,
+        grad_log_det,
+        &conditioner.params(),
+        grad_params,
+    )?;
+    let n = output.nrows();
     if tape.children().len() != 1
         || tape.arrays().len() != arrays
         || tape.arrays().iter().any(|a| a.dim() != (n, width))

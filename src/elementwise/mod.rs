@@ -162,22 +162,6 @@ pub(crate) fn row_sums<F: Float>(
     }
 }
 
-/// Checks that the input and output of a width-preserving pass have `dim` columns (or, for
-/// `None`, the same width as each other), beyond what [`check::backward`] checks.
-pub(crate) fn check_backward_widths<F: Float>(
-    input: &ArrayView2<F>,
-    output: &ArrayView2<F>,
-    dim: Option<usize>,
-) -> Result<()> {
-    let expected = dim.unwrap_or(output.ncols());
-    for got in [input.ncols(), output.ncols()] {
-        if got != expected {
-            return Err(Error::WidthMismatch { expected, got });
-        }
-    }
-    Ok(())
-}
-
 /// The backward pass of a parameter-free elementwise map: validates the arguments, then returns
 /// `∂L/∂in` with entry `vjp(in, out, ∂L/∂out, ∂L/∂log_det[row])`, in one pass over the batch.
 pub(crate) fn elementwise_backward<F: Float>(
@@ -188,8 +172,7 @@ pub(crate) fn elementwise_backward<F: Float>(
     grad_params: &[ArrayViewMutD<F>],
     vjp: impl Fn(F, F, F, F) -> F,
 ) -> Result<Array2<F>> {
-    check::backward(input, output, grad_out, grad_log_det, &[], grad_params)?;
-    check_backward_widths(input, output, None)?;
+    check::backward(None, input, output, grad_out, grad_log_det, &[], grad_params)?;
     let mut grad_in = Array2::<F>::zeros(input.raw_dim());
     Zip::from(grad_in.rows_mut())
         .and(input.rows())
