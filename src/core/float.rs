@@ -22,7 +22,7 @@ mod sealed {
 /// use bijectors::Float;
 /// fn half<F: Float>(x: F) -> F { x * F::of(0.5) }
 /// assert_eq!(half(3.0_f32), 1.5);
-/// assert_eq!(half(3.0_f64).to_f64(), 1.5);
+/// assert_eq!(half(3.0_f64).as_f64(), 1.5);
 /// ```
 pub trait Float:
     num_traits::Float
@@ -44,8 +44,9 @@ pub trait Float:
 {
     /// Converts an `f64` constant to this type (rounding for `f32`).
     fn of(x: f64) -> Self;
-    /// Converts to `f64` (exact for both types).
-    fn to_f64(self) -> f64;
+    /// Converts to `f64` (exact for both types). Named so that it does not clash with
+    /// `num_traits::ToPrimitive::to_f64`, which returns an `Option`.
+    fn as_f64(self) -> f64;
     /// Machine epsilon of this type, as `f64`.
     const EPS: f64;
     /// Draws one standard normal variate.
@@ -56,7 +57,7 @@ impl Float for f32 {
     fn of(x: f64) -> Self {
         x as f32
     }
-    fn to_f64(self) -> f64 {
+    fn as_f64(self) -> f64 {
         self as f64
     }
     const EPS: f64 = f32::EPSILON as f64;
@@ -69,7 +70,7 @@ impl Float for f64 {
     fn of(x: f64) -> Self {
         x
     }
-    fn to_f64(self) -> f64 {
+    fn as_f64(self) -> f64 {
         self
     }
     const EPS: f64 = f64::EPSILON;

@@ -71,6 +71,32 @@ pub enum Error {
     InvalidMask(String),
     /// A parameter or configuration value is invalid.
     InvalidParameter(String),
+    /// A non-finite or unusable parameter value met when a pass starts (for example a NaN written
+    /// through [`params_mut`](crate::Bijector::params_mut)).
+    NonFiniteParameter {
+        /// The parameter's name, as [`params`](crate::Bijector::params) reports it.
+        name: String,
+        /// Flat (row-major) index of the offending entry.
+        index: usize,
+    },
+    /// The context of a conditional pass is missing, superfluous or of the wrong shape.
+    InvalidContext(String),
+    /// A backward pass was handed a tape that its layer did not record for this batch and
+    /// direction (another layer's, another batch's, or none).
+    WrongTape {
+        /// The layer whose backward was called.
+        layer: &'static str,
+        /// What did not match.
+        reason: String,
+    },
+    /// A layer (or conditioner, or base distribution) returned a result of the wrong shape: a bug
+    /// in that layer, reported instead of a panic further on.
+    BadLayerOutput {
+        /// The layer that misbehaved.
+        layer: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
     /// The bijector does not implement this operation (for example the backward pass of a
     /// user-defined layer that never overrode it).
     Unsupported {
@@ -100,6 +126,15 @@ impl fmt::Display for Error {
             Error::InvalidPermutation(msg) => write!(f, "invalid permutation: {msg}"),
             Error::InvalidMask(msg) => write!(f, "invalid mask: {msg}"),
             Error::InvalidParameter(msg) => write!(f, "invalid parameter: {msg}"),
+            Error::NonFiniteParameter { name, index } => {
+                write!(
+                    f,
+                    "parameter {name} is not finite (or out of its allowed range) at flat index {index}"
+                )
+            }
+            Error::InvalidContext(msg) => write!(f, "invalid context: {msg}"),
+            Error::WrongTape { layer, reason } => write!(f, "{layer} backward: wrong tape: {reason}"),
+            Error::BadLayerOutput { layer, reason } => write!(f, "{layer} returned a bad result: {reason}"),
             Error::Unsupported { operation } => {
                 write!(f, "{operation} is not implemented by this bijector")
             }

@@ -1,6 +1,6 @@
 //! [`ImageShape`]: how an image bijector reads a row of the batch.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// Shape of one image, read from a row of the batch in NCHW order: the row has
 /// `channels * height * width` entries and entry `(c, h, w)` sits at `c * height * width + h * width + w`,
@@ -12,26 +12,46 @@ use crate::error::{Error, Result};
 /// assert_eq!(s.dim(), 192);
 /// assert_eq!(s.index(1, 0, 2), 66);
 /// assert!(ImageShape::new(0, 8, 8).is_err());
+/// assert!(ImageShape::new(usize::MAX, 2, 1).is_err()); // C·H·W would overflow
+/// assert_eq!((s.channels(), s.height(), s.width()), (3, 8, 8));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ImageShape {
-    /// Number of channels `C`.
-    pub channels: usize,
-    /// Height `H` in pixels.
-    pub height: usize,
-    /// Width `W` in pixels.
-    pub width: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
 }
 
 impl ImageShape {
-    /// A shape with every side at least 1.
+    /// A shape with every side at least 1 and `C·H·W` representable (so no arithmetic on it
+    /// can overflow).
     pub fn new(channels: usize, height: usize, width: usize) -> Result<Self> {
         if channels == 0 || height == 0 || width == 0 {
             return Err(Error::InvalidParameter(format!(
                 "image shape {channels}x{height}x{width} has a zero side"
             )));
         }
+        if channels.checked_mul(height).and_then(|ch| ch.checked_mul(width)).is_none() {
+            return Err(Error::InvalidParameter(format!(
+                "image shape {channels}x{height}x{width} has more entries than fit in a usize"
+            )));
+        }
         Ok(Self { channels, height, width })
+    }
+
+    /// Number of channels `C`.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Height `H` in pixels.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// Width `W` in pixels.
+    pub fn width(&self) -> usize {
+        self.width
     }
 
     /// A plain vector of width `c`, seen as `c` channels of a 1×1 image.

@@ -1,0 +1,152 @@
+//! The checks of [`Bijector`]'s provided entry points, kept out of the trait's file: validation
+//! of what a user passes (once, at the boundary), of what every layer returns, and of tapes.
+
+use crate::core::bijector::Bijector;
+use crate::core::error::{Error, Result};
+use crate::core::float::Float;
+use crate::core::params::check_finite;
+use crate::core::pass::{Cotangents, InputGrads, Pass, PassArgs, PassRecord};
+use crate::core::tape::Stamp;
+use crate::core::validate;
+use crate::core::Direction;
+use ndarray::{Array1, ArrayView2};
+use std::any::{Any, TypeId};
+
+/// A layer's identity for tape stamps: its concrete type and its address.
+pub(crate) fn identity<T: ?Sized + Any>(layer: &T) -> (TypeId, usize) {
+    (TypeId::of::<T>(), (layer as *const T).cast::<()>() as usize)
+}
+
+fn array_id<F>(a: &ArrayView2<F>) -> (usize, (usize, usize)) {
+    (a.as_ptr() as usize, a.dim())
+}
+
+/// Validates what a user passed to a public entry point and builds the pass arguments: the batch
+/// (non-empty, width, finite), the context (present exactly when the bijector is conditional, one
+/// row per sample, finite) and the parameters (finite).
+pub(crate) fn entry<'a, F: Float, B: Bijector<F> + ?Sized>(
+    layer: &B,
+    direction: Direction,
+    input: ArrayView2<'a, F>,
+    context: Option<ArrayView2<'a, F>>,
+    record: bool,
+) -> Result<PassArgs<'a, F>> {
+    validate::batch(&input, layer.dim(), layer.name())?;
+    validate::context(context.as_ref(), layer.context_dim(), input.nrows())?;
+    check_finite(&layer.params())?;
+    Ok(PassArgs { direction, input, context, record })
+}
+
+/// Checks a pass's result (shapes, finiteness) and stamps its tape.
+pub(crate) fn pass_result<F: Float>(
+    name: &'static str,
+    (layer_type, layer_addr): (TypeId, usize),
+    args: &PassArgs<'_, F>,
+    mut pass: Pass<F>,
+) -> Result<Pass<F>> {
+    let (rows, cols) = args.input.dim();
+    validate::shape2(&pass.output.view(), rows, cols, name, "the output")?;
+    if pass.log_det.len() != rows {
+        return Err(Error::BadLayerOutput {
+            layer: name,
+            reason: format!("{} log-dets for {rows} rows", pass.log_det.len()),
+        });
+    }
+    validate::output(&pass.output.view(), name)?;
+    validate::log_det(&pass.log_det.view(), name)?;
+    if args.record {
+        pass.tape.set_stamp(Stamp {
+            layer_type,
+            layer_addr,
+            direction: args.direction,
+            input: array_id(&args.input),
+            output: array_id(&pass.output.view()),
+        });
+    }
+    Ok(pass)
+}
+
+/// Checks a log-det-only result.
+pub(crate) fn log_det_result<F: Float>(
+    name: &'static str,
+    args: &PassArgs<'_, F>,
+    ld: Array1<F>,
+) -> Result<Array1<F>> {
+    let rows = args.input.nrows();
+    if ld.len() != rows {
+        return Err(Error::BadLayerOutput {
+            layer: name,
+            reason: format!("{} log-dets for {rows} rows", ld.len()),
+        });
+    }
+    validate::log_det(&ld.view(), name)?;
+    Ok(ld)
+}
+
+/// Checks that the record's tape was stamped by this layer for this record's direction and arrays.
+pub(crate) fn tape_matches<F>(
+    name: &'static str,
+    (layer_type, layer_addr): (TypeId, usize),
+    record: &PassRecord<'_, F>,
+) -> Result<()> {
+    let wrong = |reason: &str| Err(Error::WrongTape { layer: name, reason: reason.into() });
+    let Some(stamp) = record.tape.stamp() else {
+        return wrong("the tape was not recorded by a checked pass (use `record`, or `checked_pass` with `record: true`)");
+    };
+    if stamp.layer_type != layer_type || stamp.layer_addr != layer_addr {
+        return wrong("the tape was recorded by another layer");
+    }
+    if stamp.direction != record.direction {
+        return wrong("the tape was recorded in the other direction");
+    }
+    if stamp.input != array_id(&record.input) || stamp.output != array_id(&record.output) {
+        return wrong("the tape was recorded for another batch (input or output arrays differ)");
+    }
+    Ok(())
+}
+
+/// Checks the user's cotangents against a record: shapes and finiteness.
+pub(crate) fn cotangents<F: Float>(record: &PassRecord<'_, F>, c: &Cotangents<'_, F>) -> Result<()> {
+    let n = record.output.nrows();
+    if c.output.dim() != record.output.dim() || c.log_det.len() != n {
+        return Err(Error::InvalidParameter(format!(
+            "backward: cotangents of shape {:?} and {} do not match the output {:?}",
+            c.output.dim(),
+            c.log_det.len(),
+            record.output.dim()
+        )));
+    }
+    if let Some((row, col)) = validate::first_non_finite(&c.output) {
+        return Err(Error::NonFinite { context: "backward: upstream gradient", row, col });
+    }
+    if let Some(row) = c.log_det.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite { context: "backward: upstream log-det gradient", row, col: 0 });
+    }
+    Ok(())
+}
+
+/// Checks a backward's result: `∂L/∂input` shaped like the input, `∂L/∂context` like the
+/// context (and only with one), all finite.
+pub(crate) fn backward_result<F: Float>(
+    name: &'static str,
+    record: &PassRecord<'_, F>,
+    grads: InputGrads<F>,
+) -> Result<InputGrads<F>> {
+    let (rows, cols) = record.input.dim();
+    validate::shape2(&grads.input.view(), rows, cols, name, "the input gradient")?;
+    validate::output(&grads.input.view(), name)?;
+    match (&grads.context, &record.context) {
+        (None, _) => {}
+        (Some(g), Some(c)) => {
+            validate::shape2(&g.view(), c.nrows(), c.ncols(), name, "the context gradient")?;
+            validate::output(&g.view(), name)?;
+        }
+        (Some(_), None) => {
+            return Err(Error::BadLayerOutput {
+                layer: name,
+                reason: "a context gradient for a pass without context".into(),
+            })
+        }
+    }
+    Ok(grads)
+}

@@ -1,0 +1,23 @@
+//! The core every layer is built on: the [`Bijector`] trait with its [`Direction`], the structs a
+//! pass and its backward exchange, typed [`Tape`]s, named parameters and gradients, the
+//! [`Float`] scalar, the [`Error`] type and the validation helpers.
+
+pub mod bijector;
+pub(crate) mod checked;
+pub mod direction;
+pub mod error;
+pub mod float;
+pub mod image;
+pub mod params;
+pub mod pass;
+pub mod tape;
+pub mod validate;
+
+pub use bijector::Bijector;
+pub use direction::Direction;
+pub use error::{Error, Result};
+pub use float::Float;
+pub use image::ImageShape;
+pub use params::{Gradients, GradientsMut, Param, ParamMut};
+pub use pass::{Cotangents, InputGrads, Pass, PassArgs, PassRecord, Recorded};
+pub use tape::Tape;

@@ -1,0 +1,264 @@
+//! Named parameters and the gradient buffers shaped like them.
+//!
+//! Every trainable part reports its parameters as `(name, view)` pairs in a fixed order; a
+//! container prefixes the names of its parts (`Chain` layer 3's conditioner's first weight is
+//! `"3.net.w0"`). [`Gradients`] holds one buffer per parameter, under the same names, and is
+//! reused across training steps; a backward pass sees it through a [`GradientsMut`] scoped to the
+//! layer, in which the layer finds its buffers by its own local names.
+
+use crate::core::error::{Error, Result};
+use crate::core::float::Float;
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
+
+/// A named, read-only view of one parameter array.
+#[derive(Debug, Clone)]
+pub struct Param<'a, F> {
+    /// The name, prefixed by every container above the owning layer.
+    pub name: String,
+    /// The values.
+    pub value: ArrayViewD<'a, F>,
+}
+
+/// A named, mutable view of one parameter array.
+#[derive(Debug)]
+pub struct ParamMut<'a, F> {
+    /// The name, prefixed by every container above the owning layer.
+    pub name: String,
+    /// The values.
+    pub value: ArrayViewMutD<'a, F>,
+}
+
+impl<'a, F> Param<'a, F> {
+    /// A parameter named `name`.
+    pub fn new(name: impl Into<String>, value: ArrayViewD<'a, F>) -> Self {
+        Self { name: name.into(), value }
+    }
+
+    /// The same parameter with `prefix` and a dot in front of its name.
+    pub fn prefixed(mut self, prefix: &str) -> Self {
+        self.name = format!("{prefix}.{}", self.name);
+        self
+    }
+}
+
+impl<'a, F> ParamMut<'a, F> {
+    /// A parameter named `name`.
+    pub fn new(name: impl Into<String>, value: ArrayViewMutD<'a, F>) -> Self {
+        Self { name: name.into(), value }
+    }
+
+    /// The same parameter with `prefix` and a dot in front of its name.
+    pub fn prefixed(mut self, prefix: &str) -> Self {
+        self.name = format!("{prefix}.{}", self.name);
+        self
+    }
+}
+
+/// Prefixes every name of `params` with `prefix.`.
+pub fn prefix_all<'a, F>(prefix: &str, params: Vec<Param<'a, F>>) -> impl Iterator<Item = Param<'a, F>> {
+    let prefix = prefix.to_string();
+    params.into_iter().map(move |p| p.prefixed(&prefix))
+}
+
+/// Prefixes every name of `params` with `prefix.`.
+pub fn prefix_all_mut<'a, F>(
+    prefix: &str,
+    params: Vec<ParamMut<'a, F>>,
+) -> impl Iterator<Item = ParamMut<'a, F>> {
+    let prefix = prefix.to_string();
+    params.into_iter().map(move |p| p.prefixed(&prefix))
+}
+
+/// The first non-finite entry of any parameter, as an error naming it.
+pub fn check_finite<F: Float>(params: &[Param<'_, F>]) -> Result<()> {
+    for p in params {
+        if !p.value.iter().all(|v| v.is_finite()) {
+            let index = p.value.iter().position(|v| !v.is_finite()).unwrap_or(0);
+            return Err(Error::NonFiniteParameter { name: p.name.clone(), index });
+        }
+    }
+    Ok(())
+}
+
+/// Gradient buffers, one per parameter, named and shaped like the parameters.
+///
+/// Made once with [`Gradients::for_params`] (or `Flow::zero_grads`) and reused: a backward pass
+/// **adds** into them, [`zero`](Gradients::zero) resets them without reallocating.
+///
+/// ```
+/// use bijectors::{Affine, Bijector, Gradients};
+///
+/// let f = Affine::<f64>::identity(2).unwrap();
+/// let mut g = Gradients::for_params(&f.params());
+/// assert_eq!(g.names().collect::<Vec<_>>(), ["log_scale", "shift"]);
+/// g.get_mut("shift").unwrap()[0] = 1.5;
+/// assert_eq!(g.get("shift").unwrap()[0], 1.5);
+/// g.zero();
+/// assert_eq!(g.get("shift").unwrap()[0], 0.0);
+/// assert!(g.get("nope").is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gradients<F> {
+    names: Vec<String>,
+    arrays: Vec<ArrayD<F>>,
+}
+
+impl<F: Float> Gradients<F> {
+    /// Zero buffers shaped and named like `params`.
+    pub fn for_params(params: &[Param<'_, F>]) -> Self {
+        Self {
+            names: params.iter().map(|p| p.name.clone()).collect(),
+            arrays: params.iter().map(|p| ArrayD::zeros(p.value.raw_dim())).collect(),
+        }
+    }
+
+    /// Sets every entry to zero (keeps the buffers).
+    pub fn zero(&mut self) {
+        self.arrays.iter_mut().for_each(|a| a.fill(F::zero()));
+    }
+
+    /// Number of buffers (= number of parameter arrays).
+    pub fn len(&self) -> usize {
+        self.arrays.len()
+    }
+
+    /// Whether there are no buffers.
+    pub fn is_empty(&self) -> bool {
+        self.arrays.is_empty()
+    }
+
+    /// The names, in parameter order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
+    }
+
+    /// The buffer of the parameter named `name`.
+    pub fn get(&self, name: &str) -> Option<&ArrayD<F>> {
+        self.names.iter().position(|n| n == name).map(|i| &self.arrays[i])
+    }
+
+    /// The buffer of the parameter named `name`, mutably.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut ArrayD<F>> {
+        self.names.iter().position(|n| n == name).map(|i| &mut self.arrays[i])
+    }
+
+    /// The buffers, in parameter order.
+    pub fn arrays(&self) -> &[ArrayD<F>] {
+        &self.arrays
+    }
+
+    /// The buffers, in parameter order, mutably.
+    pub fn arrays_mut(&mut self) -> &mut [ArrayD<F>] {
+        &mut self.arrays
+    }
+
+    /// `(name, buffer)` pairs in parameter order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ArrayD<F>)> {
+        self.names.iter().map(String::as_str).zip(&self.arrays)
+    }
+
+    /// Whether the buffers match `params` one for one in name and shape.
+    pub fn matches(&self, params: &[Param<'_, F>]) -> bool {
+        self.arrays.len() == params.len()
+            && params
+                .iter()
+                .zip(self.names.iter().zip(&self.arrays))
+                .all(|(p, (n, a))| *n == p.name && a.shape() == p.value.shape())
+    }
+
+    /// The whole set as the scope a top-level backward pass writes into.
+    pub fn scope(&mut self) -> GradientsMut<'_, F> {
+        GradientsMut { names: &self.names, arrays: &mut self.arrays, strip: 0 }
+    }
+}
+
+/// The gradient buffers of one layer during a backward pass: a window onto a [`Gradients`] in
+/// which names are the layer's own (the containers' prefixes stripped).
+///
+/// ```
+/// use bijectors::{Affine, Bijector, Gradients};
+/// use ndarray::ArrayD;
+///
+/// let f = Affine::<f64>::identity(2).unwrap();
+/// let mut all = Gradients::for_params(&f.params());
+/// let mut scope = all.scope();
+/// *scope.get("shift").unwrap() += &ArrayD::from_elem(vec![2], 1.0);
+/// assert!(scope.get("bias").is_err()); // no such parameter: an error naming it
+/// assert_eq!(all.get("shift").unwrap()[1], 1.0);
+/// ```
+#[derive(Debug)]
+pub struct GradientsMut<'g, F> {
+    names: &'g [String],
+    arrays: &'g mut [ArrayD<F>],
+    strip: usize,
+}
+
+impl<'g, F: Float> GradientsMut<'g, F> {
+    /// Number of buffers in this scope.
+    pub fn len(&self) -> usize {
+        self.arrays.len()
+    }
+
+    /// Whether the scope has no buffers (a parameter-free layer).
+    pub fn is_empty(&self) -> bool {
+        self.arrays.is_empty()
+    }
+
+    /// The buffer of this scope's parameter `local` (its name without the containers' prefixes).
+    pub fn get(&mut self, local: &str) -> Result<&mut ArrayD<F>> {
+        let strip = self.strip;
+        match self.names.iter().position(|n| n.get(strip..) == Some(local)) {
+            Some(i) => Ok(&mut self.arrays[i]),
+            None => Err(Error::InvalidParameter(format!(
+                "backward: no gradient buffer for parameter '{local}' in this scope ({} buffers)",
+                self.arrays.len()
+            ))),
+        }
+    }
+
+    /// The buffer of `local`, checked to have `shape`.
+    pub fn get_shaped(&mut self, local: &str, shape: &[usize]) -> Result<&mut ArrayD<F>> {
+        let g = self.get(local)?;
+        if g.shape() != shape {
+            return Err(Error::InvalidParameter(format!(
+                "backward: gradient buffer '{local}' has shape {:?}, the parameter has {shape:?}",
+                g.shape()
+            )));
+        }
+        Ok(g)
+    }
+
+    /// Splits off the scope of a part whose parameters are the next `count` buffers, named
+    /// `"{prefix}.…"`; returns it and the rest. Errors when fewer than `count` remain or the
+    /// names do not carry the prefix.
+    pub fn split_part(
+        self,
+        prefix: &str,
+        count: usize,
+    ) -> Result<(GradientsMut<'g, F>, GradientsMut<'g, F>)> {
+        if count > self.arrays.len() {
+            return Err(Error::InvalidParameter(format!(
+                "backward: part '{prefix}' needs {count} gradient buffers, {} are left",
+                self.arrays.len()
+            )));
+        }
+        let (names, rest_names) = self.names.split_at(count);
+        let strip = self.strip;
+        if let Some(bad) = names.iter().find(|n| {
+            n.get(strip..).and_then(|s| s.strip_prefix(prefix)).and_then(|s| s.strip_prefix('.')).is_none()
+        }) {
+            return Err(Error::InvalidParameter(format!(
+                "backward: gradient buffer '{bad}' does not belong to part '{prefix}'"
+            )));
+        }
+        let (arrays, rest_arrays) = self.arrays.split_at_mut(count);
+        let part = GradientsMut { names, arrays, strip: strip + prefix.len() + 1 };
+        let rest = GradientsMut { names: rest_names, arrays: rest_arrays, strip };
+        Ok((part, rest))
+    }
+
+    /// Reborrows the scope (to hand it to a part and keep using it after).
+    pub fn reborrow(&mut self) -> GradientsMut<'_, F> {
+        GradientsMut { names: self.names, arrays: self.arrays, strip: self.strip }
+    }
+}
