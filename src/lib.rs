@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod core;
+pub mod guide;
 pub mod layers;
 
 pub use crate::core::{

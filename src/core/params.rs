@@ -8,7 +8,7 @@
 
 use crate::core::error::{Error, Result};
 use crate::core::float::Float;
-use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMut1, ArrayViewMut2, ArrayViewMutD};
 
 /// A named, read-only view of one parameter array.
 #[derive(Debug, Clone)]
@@ -226,6 +226,18 @@ impl<'g, F: Float> GradientsMut<'g, F> {
             )));
         }
         Ok(g)
+    }
+
+    /// The buffer of `local` as a vector of length `len` (an error when it is not one).
+    pub fn vector(&mut self, local: &str, len: usize) -> Result<ArrayViewMut1<'_, F>> {
+        let g = self.get_shaped(local, &[len])?;
+        Ok(g.view_mut().into_dimensionality().expect("shape checked to be [len]"))
+    }
+
+    /// The buffer of `local` as a matrix of shape `(rows, cols)` (an error when it is not one).
+    pub fn matrix(&mut self, local: &str, (rows, cols): (usize, usize)) -> Result<ArrayViewMut2<'_, F>> {
+        let g = self.get_shaped(local, &[rows, cols])?;
+        Ok(g.view_mut().into_dimensionality().expect("shape checked to be [rows, cols]"))
     }
 
     /// Splits off the scope of a part whose parameters are the next `count` buffers, named
