@@ -3,16 +3,13 @@
 
 pub mod core;
 pub mod guide;
+pub(crate) mod kernels;
 pub mod layers;
+pub mod nn;
 
 pub use crate::core::{
     Bijector, Cotangents, Direction, Error, Float, Gradients, GradientsMut, ImageShape, InputGrads, Param,
     ParamMut, Pass, PassArgs, PassRecord, Recorded, Result, Tape,
 };
 pub use layers::{Affine, Chain, Invert};
-#[path = "nn"]
-pub mod nn {
-    //! placeholder during the port
-    mod conditioner;
-    pub use conditioner::Conditioner;
-}
+pub use nn::{Activation, Conditioner, Mlp, MlpConfig};

@@ -1,7 +1,6 @@
 //! [`Activation`]: the elementwise nonlinearities of the hidden layers.
 
-use crate::error::{Error, Result};
-use crate::float::Float;
+use crate::core::{Error, Float, Result};
 use ndarray::{Array2, Zip};
 
 /// Elementwise nonlinearity applied after every hidden layer of an [`Mlp`](crate::nn::Mlp).
