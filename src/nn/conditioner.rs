@@ -21,6 +21,27 @@ use std::any::Any;
 /// [`backward`](Conditioner::backward) takes the input batch, that tape and `∂L/∂out`, **adds**
 /// `∂L/∂θ` into the conditioner's named buffers and returns `∂L/∂in`. The default `backward`
 /// reports [`Error::Unsupported`], so a conditioner that is never trained need not implement it.
+///
+/// ```
+/// use bijectors::nn::{Activation, Conditioner, MlpConfig, MlpTape};
+/// use bijectors::Gradients;
+/// use rand::{rngs::StdRng, SeedableRng};
+///
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let net: Box<dyn Conditioner<f64>> =
+///     Box::new(MlpConfig::new(3, vec![8], 4).activation(Activation::Tanh).build::<f64, _>(&mut rng)?);
+/// assert_eq!((net.input_dim(), net.output_dim()), (3, 4));
+/// let x = ndarray::Array2::ones((5, 3));
+/// let (out, tape) = net.forward(x.view(), true)?;
+/// assert!(out.iter().all(|&v| v == 0.0)); // the last layer starts at zero
+/// assert!(tape.get::<MlpTape<f64>>("Mlp").is_ok());
+/// assert_eq!(net.num_params(), 3 * 8 + 8 + 8 * 4 + 4);
+/// let mut grads = Gradients::for_params(&net.params());
+/// let dx = net.backward(x.view(), &tape, ndarray::Array2::ones((5, 4)).view(), grads.scope())?;
+/// assert_eq!(dx.dim(), (5, 3));
+/// assert_eq!(grads.get("b1").unwrap()[0], 5.0); // ∂Σout/∂b_last = number of rows
+/// # Ok::<(), bijectors::Error>(())
+/// ```
 pub trait Conditioner<F: Float>: Any + Send + Sync {
     /// Width of the input rows.
     fn input_dim(&self) -> usize;
