@@ -11,5 +11,5 @@ pub use crate::core::{
     Bijector, Cotangents, Direction, Error, Float, Gradients, GradientsMut, ImageShape, InputGrads, Param,
     ParamMut, Pass, PassArgs, PassRecord, Recorded, Result, Tape,
 };
-pub use layers::{Affine, Chain, Invert};
+pub use layers::{Affine, Chain, Exp, Invert, Logit, Permutation, Sigmoid, Softplus, Tanh};
 pub use nn::{Activation, Conditioner, Mlp, MlpConfig};

@@ -15,14 +15,14 @@
 //!
 //! The Jacobian is the permutation matrix, so the backward of each direction is the gather of the
 //! other: `∂L/∂x = (∂L/∂y)[:, π⁻¹]` for the forward pass and `∂L/∂y = (∂L/∂x)[:, π]` for the
-//! inverse; the log-det is constant, so `∂L/∂log_det` does not contribute. No tape (no memory).
+//! inverse; the log-det is constant, so `∂L/∂log_det` does not contribute. No tape (no memory),
+//! no parameters.
 
-use crate::bijector::Bijector;
-use crate::check;
-use crate::error::{Error, Result};
-use crate::float::Float;
-use crate::tape::Tape;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD, Axis, Zip};
+use crate::core::{
+    Bijector, Cotangents, Direction, Error, Float, GradientsMut, InputGrads, Pass, PassArgs, PassRecord,
+    Result,
+};
+use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 use rand::{Rng, RngExt};
 
 /// A fixed permutation of the columns: `forward` maps `x` to `x[:, perm]`.
@@ -103,6 +103,14 @@ impl Permutation {
     pub fn inverse_indices(&self) -> &[usize] {
         &self.inv
     }
+
+    /// The indices a pass in `direction` gathers: `π` forward, `π⁻¹` inverse.
+    pub fn indices_in(&self, direction: Direction) -> &[usize] {
+        match direction {
+            Direction::Forward => &self.perm,
+            Direction::Inverse => &self.inv,
+        }
+    }
 }
 
 /// `v[:, idx]` in one gather of the batch.
@@ -125,60 +133,36 @@ impl<F: Float> Bijector<F> for Permutation {
         Some(self.perm.len())
     }
 
-    fn forward_and_log_det(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&x, Some(self.perm.len()), "Permutation forward")?;
-        Ok((gather(&x, &self.perm), Array1::zeros(x.nrows())))
+    fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
+        let output = gather(&args.input, self.indices_in(args.direction));
+        Ok(Pass::untaped(output, Array1::zeros(args.input.nrows())))
     }
 
-    fn inverse_and_log_det(&self, y: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&y, Some(self.perm.len()), "Permutation inverse")?;
-        Ok((gather(&y, &self.inv), Array1::zeros(y.nrows())))
+    /// `0` for every row, without gathering the batch.
+    fn log_det(&self, args: PassArgs<'_, F>) -> Result<Array1<F>> {
+        Ok(Array1::zeros(args.input.nrows()))
     }
 
-    fn log_det_jacobian(&self, x: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&x, Some(self.perm.len()), "Permutation log_det_jacobian")?;
-        Ok(Array1::zeros(x.nrows()))
-    }
-
-    fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&y, Some(self.perm.len()), "Permutation inverse_log_det_jacobian")?;
-        Ok(Array1::zeros(y.nrows()))
-    }
-
-    fn forward_backward(
+    /// The gather of the other direction: forward `y[:, j] = x[:, π[j]]`, so
+    /// `∂L/∂x[:, i] = ∂L/∂y[:, π⁻¹[i]]`; inverse `x[:, i] = y[:, π⁻¹[i]]`, so
+    /// `∂L/∂y[:, j] = ∂L/∂x[:, π[j]]`.
+    fn backward(
         &self,
-        x: ArrayView2<F>,
-        y: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_y: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        check::backward(Some(self.perm.len()), &x, &y, &grad_y, &grad_log_det, &[], grad_params)?;
-        // y[:, j] = x[:, π[j]], so ∂L/∂x[:, i] = ∂L/∂y[:, π⁻¹[i]].
-        Ok(gather(&grad_y, &self.inv))
-    }
-
-    fn inverse_backward(
-        &self,
-        y: ArrayView2<F>,
-        x: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_x: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        check::backward(Some(self.perm.len()), &y, &x, &grad_x, &grad_log_det, &[], grad_params)?;
-        // x[:, i] = y[:, π⁻¹[i]], so ∂L/∂y[:, j] = ∂L/∂x[:, π[j]].
-        Ok(gather(&grad_x, &self.perm))
+        record: &PassRecord<'_, F>,
+        cotangents: &Cotangents<'_, F>,
+        _grads: GradientsMut<'_, F>,
+    ) -> Result<InputGrads<F>> {
+        let idx = self.indices_in(record.direction.flip());
+        Ok(InputGrads::input_only(gather(&cotangents.output, idx)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::elementwise::testing::{check_backward, fd_jacobian, log_abs_det};
-    use ndarray::{array, s};
+    use crate::core::{Cotangents, Error, Gradients};
+    use crate::layers::elementwise::fd::{check_backward, fd_jacobian, log_abs_det};
+    use ndarray::{array, s, Axis};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
@@ -292,21 +276,25 @@ mod tests {
     #[test]
     fn backward_matches_finite_differences() {
         let mut rng = StdRng::seed_from_u64(31);
-        for mut p in [Permutation::random(7, &mut rng).unwrap(), Permutation::new(vec![2, 0, 1]).unwrap()] {
+        for p in [Permutation::random(7, &mut rng).unwrap(), Permutation::new(vec![2, 0, 1]).unwrap()] {
             let d = p.indices().len();
             let x = Array2::from_shape_fn((3, d), |_| f64::standard_normal(&mut rng));
-            check_backward(&mut p, false, &x, 1, 1e-7);
-            check_backward(&mut p, true, &x, 2, 1e-7);
+            check_backward(&p, Direction::Forward, &x, None, 1, 1e-7);
+            check_backward(&p, Direction::Inverse, &x, None, 2, 1e-7);
             // Exactly the transpose of the permutation matrix, on any layout.
             let g = Array2::from_shape_fn((d, 3), |(i, j)| (i * 3 + j) as f64);
-            let (y, _, t) = p.forward_recorded(x.view()).unwrap();
-            let gx =
-                p.forward_backward(x.view(), y.view(), &t, g.t(), Array1::zeros(3).view(), &mut []).unwrap();
+            let zeros = Array1::zeros(3);
+            let mut grads = Gradients::for_params(&Bijector::<f64>::params(&p));
+            let rec = p.record(Direction::Forward, x.view(), None).unwrap();
+            let cot = Cotangents { output: g.t(), log_det: zeros.view() };
+            let gx = p.gradient(&rec, cot, &mut grads).unwrap().input;
             for j in 0..d {
                 assert_eq!(gx.column(p.indices()[j]), g.t().column(j));
             }
-            let gy = p.inverse_backward(y.view(), x.view(), &t, gx.view(), Array1::zeros(3).view(), &mut []);
-            assert_eq!(gy.unwrap(), g.t());
+            let y = rec.output().clone();
+            let rec = p.record(Direction::Inverse, y.view(), None).unwrap();
+            let cot = Cotangents { output: gx.view(), log_det: zeros.view() };
+            assert_eq!(p.gradient(&rec, cot, &mut grads).unwrap().input, g.t());
         }
     }
 }

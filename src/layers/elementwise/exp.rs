@@ -1,16 +1,18 @@
 //! [`Exp`]: `y = exp(x)`.
+//!
+//! * forward: `y = eˣ`, `ln f'(x) = x`; backward `∂L/∂x = g·y + v`;
+//! * inverse: `x = ln y` (`y > 0`), `ln|(f⁻¹)'(y)| = −ln y`; backward `∂L/∂y = (g − v)/y`.
 
-use super::{elementwise_backward, map_with_log_det, row_sums, Fail};
-use crate::bijector::Bijector;
-use crate::check;
-use crate::error::Result;
-use crate::float::Float;
-use crate::tape::Tape;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD, Axis};
+use super::{Fail, ScalarMap};
+use crate::core::{
+    Bijector, Cotangents, Float, GradientsMut, InputGrads, Pass, PassArgs, PassRecord, Result,
+};
+use ndarray::Array1;
 
 const FWD: &str = "Exp forward";
 const INV: &str = "Exp inverse";
 const UNDERFLOW: &str = "x with exp(x) > 0 after rounding (about x > -745 in f64, x > -103 in f32)";
+const POSITIVE: &str = "(0, inf)";
 
 /// Elementwise exponential, mapping the reals onto `(0, ∞)`.
 ///
@@ -21,6 +23,7 @@ const UNDERFLOW: &str = "x with exp(x) > 0 after rounding (about x > -745 in f64
 /// `forward` fails with [`Error::Overflow`](crate::Error::Overflow) where `exp(x)` overflows
 /// (`x > 709.78` in `f64`, `x > 88.72` in `f32`) and with `OutOfDomain` where it underflows to
 /// exactly `0` (`x < −745.1` in `f64`, `x < −103.3` in `f32`), since `ln 0` could not map it back.
+/// The forward log-det alone is defined for every finite `x`.
 ///
 /// ```
 /// use bijectors::{Bijector, Error, Exp};
@@ -34,85 +37,95 @@ const UNDERFLOW: &str = "x with exp(x) > 0 after rounding (about x > -745 in f64
 /// assert!((&back - &x).iter().all(|e| e.abs() < 1e-15));
 /// assert!(matches!(Exp.forward(array![[1000.0_f64]].view()), Err(Error::Overflow { .. })));
 /// assert!(matches!(Exp.inverse(array![[0.0_f64]].view()), Err(Error::OutOfDomain { .. })));
+/// assert_eq!(Exp.log_det_jacobian(array![[1000.0_f64]].view()).unwrap()[0], 1000.0);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Exp;
+
+impl<F: Float> ScalarMap<F> for Exp {
+    const FORWARD: &'static str = FWD;
+    const INVERSE: &'static str = INV;
+
+    #[inline]
+    fn forward_map(&self, x: F) -> std::result::Result<(F, F), Fail> {
+        let y = x.exp();
+        if y.is_infinite() {
+            Err(Fail::Overflow)
+        } else if y <= F::zero() {
+            Err(Fail::Domain(UNDERFLOW))
+        } else {
+            Ok((y, x))
+        }
+    }
+
+    /// `ln` of a finite positive number is finite: nothing can overflow.
+    #[inline]
+    fn inverse_map(&self, y: F) -> std::result::Result<(F, F), Fail> {
+        if y > F::zero() {
+            let x = y.ln();
+            Ok((x, -x))
+        } else {
+            Err(Fail::Domain(POSITIVE))
+        }
+    }
+
+    /// `x`, for any finite `x` (even where `exp(x)` itself overflows).
+    #[inline]
+    fn forward_log_det(&self, x: F) -> std::result::Result<F, Fail> {
+        Ok(x)
+    }
+
+    #[inline]
+    fn inverse_log_det(&self, y: F) -> std::result::Result<F, Fail> {
+        if y > F::zero() {
+            Ok(-y.ln())
+        } else {
+            Err(Fail::Domain(POSITIVE))
+        }
+    }
+
+    /// `dy/dx = y`, `d(ln|dy/dx|)/dx = dx/dx = 1`.
+    #[inline]
+    fn forward_vjp(&self, _x: F, y: F, g: F, v: F) -> F {
+        g * y + v
+    }
+
+    /// `dx/dy = 1/y`, `d(−ln y)/dy = −1/y`.
+    #[inline]
+    fn inverse_vjp(&self, y: F, _x: F, g: F, v: F) -> F {
+        (g - v) / y
+    }
+}
 
 impl<F: Float> Bijector<F> for Exp {
     fn dim(&self) -> Option<usize> {
         None
     }
 
-    fn forward_and_log_det(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&x, None, FWD)?;
-        map_with_log_det(&x, FWD, |v| {
-            let y = v.exp();
-            if y.is_infinite() {
-                Err(Fail::Overflow)
-            } else if y <= F::zero() {
-                Err(Fail::Domain(UNDERFLOW))
-            } else {
-                Ok((y, v))
-            }
-        })
+    fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
+        super::pass(self, args)
     }
 
-    fn inverse_and_log_det(&self, y: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&y, None, INV)?;
-        // ln of a finite positive number is finite: nothing can overflow.
-        map_with_log_det(&y, INV, |v| {
-            if v > F::zero() {
-                let x = v.ln();
-                Ok((x, -x))
-            } else {
-                Err(Fail::Domain("(0, inf)"))
-            }
-        })
+    fn log_det(&self, args: PassArgs<'_, F>) -> Result<Array1<F>> {
+        super::log_det(self, args)
     }
 
-    /// `Σ x` per row, for any finite `x` (even where `exp(x)` itself overflows).
-    fn log_det_jacobian(&self, x: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&x, None, "Exp log_det_jacobian")?;
-        Ok(x.sum_axis(Axis(1)))
-    }
-
-    fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&y, None, "Exp inverse_log_det_jacobian")?;
-        row_sums(&y, INV, |v| if v > F::zero() { Ok(-v.ln()) } else { Err(Fail::Domain("(0, inf)")) })
-    }
-    fn forward_backward(
+    fn backward(
         &self,
-        x: ArrayView2<F>,
-        y: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_y: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        // dy/dx = y, d(ln|dy/dx|)/dx = d x/dx = 1.
-        elementwise_backward(&x, &y, &grad_y, &grad_log_det, grad_params, |_, y, g, v| g * y + v)
-    }
-
-    fn inverse_backward(
-        &self,
-        y: ArrayView2<F>,
-        x: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_x: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        // dx/dy = 1/y, d(−ln y)/dy = −1/y.
-        elementwise_backward(&y, &x, &grad_x, &grad_log_det, grad_params, |y, _, g, v| (g - v) / y)
+        record: &PassRecord<'_, F>,
+        cotangents: &Cotangents<'_, F>,
+        _grads: GradientsMut<'_, F>,
+    ) -> Result<InputGrads<F>> {
+        super::backward(self, record, cotangents)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{assert_close, fd_log_det};
+    use super::super::fd::{assert_close, check_backward, fd_log_det};
     use super::*;
-    use crate::error::Error;
-    use ndarray::array;
+    use crate::core::{Direction, Error};
+    use ndarray::{array, Array2, Axis};
 
     #[test]
     fn golden_values() {
@@ -168,5 +181,13 @@ mod tests {
         let xt = array![[0.1_f64, 0.2], [0.3, 0.4], [0.5, 0.6]];
         let y = Exp.forward(xt.t()).unwrap();
         assert_eq!(y, xt.t().mapv(f64::exp));
+    }
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        let x = array![[0.3_f64, -1.2, 2.1], [-2.4, 0.0, 0.9]];
+        check_backward(&Exp, Direction::Forward, &x, None, 1, 1e-6);
+        let y = Exp.forward(x.view()).unwrap();
+        check_backward(&Exp, Direction::Inverse, &y, None, 2, 1e-6);
     }
 }

@@ -1,12 +1,17 @@
 //! [`Logit`]: the RealNVP dequantisation preprocessing `y = logit(α + (1 − 2α)x)`.
+//!
+//! With `c = 1 − 2α` and `v = α + c·x`:
+//!
+//! * forward: `y = ln v − ln(1 − v)`, `ln f'(x) = ln c − ln v − ln(1 − v)`; backward
+//!   `∂L/∂x = c(g + v_ld(2v − 1))/(v(1 − v))` (`v_ld = ∂L/∂log_det`);
+//! * inverse: `x = (σ(y) − α)/c`, log-derivative `−ln c − |y| − 2 ln(1 + e^{−|y|})`; backward
+//!   `∂L/∂y = g·e/(c(1 + e)²) − v_ld·tanh(y/2)`, `e = e^{−|y|}`.
 
-use super::{elementwise_backward, map_with_log_det, row_sums, Fail};
-use crate::bijector::Bijector;
-use crate::check;
-use crate::error::{Error, Result};
-use crate::float::Float;
-use crate::tape::Tape;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD};
+use super::{Fail, ScalarMap};
+use crate::core::{
+    Bijector, Cotangents, Error, Float, GradientsMut, InputGrads, Pass, PassArgs, PassRecord, Result,
+};
+use ndarray::Array1;
 
 const FWD: &str = "Logit forward";
 const INV: &str = "Logit inverse";
@@ -68,10 +73,81 @@ impl Logit {
         self.alpha
     }
 
-    /// `(α, 1 − 2α, ln(1 − 2α))` in the working precision.
-    fn constants<F: Float>(&self) -> (F, F, F) {
+    /// The scalar map with `(α, 1 − 2α, ln(1 − 2α))` in the working precision.
+    fn scalar<F: Float>(&self) -> LogitMap<F> {
         let a = self.alpha;
-        (F::of(a), F::of(1.0 - 2.0 * a), F::of((-2.0 * a).ln_1p()))
+        LogitMap { a: F::of(a), c: F::of(1.0 - 2.0 * a), lc: F::of((-2.0 * a).ln_1p()) }
+    }
+}
+
+/// [`Logit`]'s scalar map in the working precision: `a = α`, `c = 1 − 2α`, `lc = ln(1 − 2α)`.
+struct LogitMap<F> {
+    a: F,
+    c: F,
+    lc: F,
+}
+
+impl<F: Float> ScalarMap<F> for LogitMap<F> {
+    const FORWARD: &'static str = FWD;
+    const INVERSE: &'static str = INV;
+
+    /// For `v` in `(0, 1)` both logarithms are finite: nothing can overflow.
+    #[inline]
+    fn forward_map(&self, x: F) -> std::result::Result<(F, F), Fail> {
+        let v = self.a + self.c * x;
+        if v > F::zero() && v < F::one() {
+            let (lv, l1) = (v.ln(), (-v).ln_1p());
+            Ok((lv - l1, self.lc - lv - l1))
+        } else {
+            Err(Fail::Domain(DOMAIN))
+        }
+    }
+
+    #[inline]
+    fn inverse_map(&self, y: F) -> std::result::Result<(F, F), Fail> {
+        let abs = y.abs();
+        let e = (-abs).exp();
+        let s = if y >= F::zero() { F::one() / (F::one() + e) } else { e / (F::one() + e) };
+        let x = (s - self.a) / self.c;
+        let v = self.a + self.c * x;
+        if v > F::zero() && v < F::one() {
+            // −softplus(−y) − softplus(y) = −|y| − 2 ln(1 + e^{−|y|})
+            Ok((x, -self.lc - abs - F::of(2.0) * e.ln_1p()))
+        } else {
+            Err(Fail::Domain(SATURATED))
+        }
+    }
+
+    #[inline]
+    fn forward_log_det(&self, x: F) -> std::result::Result<F, Fail> {
+        let v = self.a + self.c * x;
+        if v > F::zero() && v < F::one() {
+            Ok(self.lc - v.ln() - (-v).ln_1p())
+        } else {
+            Err(Fail::Domain(DOMAIN))
+        }
+    }
+
+    /// `−ln(1 − 2α) − softplus(−y) − softplus(y)`, for every finite `y`.
+    #[inline]
+    fn inverse_log_det(&self, y: F) -> std::result::Result<F, Fail> {
+        Ok(-self.lc - y.abs() - F::of(2.0) * (-y.abs()).exp().ln_1p())
+    }
+
+    /// With `v = α + c·x`: `dy/dx = c/(v(1 − v))`, `d(−ln v − ln(1 − v))/dx = c(2v − 1)/(v(1 − v))`.
+    #[inline]
+    fn forward_vjp(&self, x: F, _y: F, g: F, gl: F) -> F {
+        let v = self.a + self.c * x;
+        self.c * (g + gl * (v + v - F::one())) / (v * (F::one() - v))
+    }
+
+    /// `dx/dy = σ(y)σ(−y)/c = e/(c(1 + e)²)` with `e = exp(−|y|)`; the log-det's derivative is
+    /// `−tanh(y/2)`.
+    #[inline]
+    fn inverse_vjp(&self, y: F, _x: F, g: F, v: F) -> F {
+        let e = (-y.abs()).exp();
+        let one_e = F::one() + e;
+        g * e / (self.c * one_e * one_e) - v * (y * F::of(0.5)).tanh()
     }
 }
 
@@ -80,98 +156,29 @@ impl<F: Float> Bijector<F> for Logit {
         None
     }
 
-    fn forward_and_log_det(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&x, None, FWD)?;
-        let (a, c, lc) = self.constants::<F>();
-        // For v in (0, 1) both logarithms are finite: nothing can overflow.
-        map_with_log_det(&x, FWD, |xi| {
-            let v = a + c * xi;
-            if v > F::zero() && v < F::one() {
-                let (lv, l1) = (v.ln(), (-v).ln_1p());
-                Ok((lv - l1, lc - lv - l1))
-            } else {
-                Err(Fail::Domain(DOMAIN))
-            }
-        })
+    fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
+        super::pass(&self.scalar::<F>(), args)
     }
 
-    fn inverse_and_log_det(&self, y: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&y, None, INV)?;
-        let (a, c, lc) = self.constants::<F>();
-        map_with_log_det(&y, INV, |yi| {
-            let abs = yi.abs();
-            let e = (-abs).exp();
-            let s = if yi >= F::zero() { F::one() / (F::one() + e) } else { e / (F::one() + e) };
-            let x = (s - a) / c;
-            let v = a + c * x;
-            if v > F::zero() && v < F::one() {
-                // −softplus(−y) − softplus(y) = −|y| − 2 ln(1 + e^{−|y|})
-                Ok((x, -lc - abs - F::of(2.0) * e.ln_1p()))
-            } else {
-                Err(Fail::Domain(SATURATED))
-            }
-        })
+    fn log_det(&self, args: PassArgs<'_, F>) -> Result<Array1<F>> {
+        super::log_det(&self.scalar::<F>(), args)
     }
 
-    fn log_det_jacobian(&self, x: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&x, None, "Logit log_det_jacobian")?;
-        let (a, c, lc) = self.constants::<F>();
-        row_sums(&x, FWD, |xi| {
-            let v = a + c * xi;
-            if v > F::zero() && v < F::one() {
-                Ok(lc - v.ln() - (-v).ln_1p())
-            } else {
-                Err(Fail::Domain(DOMAIN))
-            }
-        })
-    }
-
-    /// `Σ [−ln(1 − 2α) − softplus(−y) − softplus(y)]` per row, for every finite `y`.
-    fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&y, None, "Logit inverse_log_det_jacobian")?;
-        let (_, _, lc) = self.constants::<F>();
-        row_sums(&y, INV, |yi| Ok(-lc - yi.abs() - F::of(2.0) * (-yi.abs()).exp().ln_1p()))
-    }
-    fn forward_backward(
+    fn backward(
         &self,
-        x: ArrayView2<F>,
-        y: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_y: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        // With v = α + c·x: dy/dx = c/(v(1 − v)), d(−ln v − ln(1 − v))/dx = c(2v − 1)/(v(1 − v)).
-        let (a, c, _) = self.constants::<F>();
-        elementwise_backward(&x, &y, &grad_y, &grad_log_det, grad_params, |x, _, g, gl| {
-            let v = a + c * x;
-            c * (g + gl * (v + v - F::one())) / (v * (F::one() - v))
-        })
-    }
-
-    fn inverse_backward(
-        &self,
-        y: ArrayView2<F>,
-        x: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_x: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        // dx/dy = σ(y)σ(−y)/c = e/(c(1 + e)²) with e = exp(−|y|); the log-det's derivative is −tanh(y/2).
-        let (_, c, _) = self.constants::<F>();
-        elementwise_backward(&y, &x, &grad_x, &grad_log_det, grad_params, |y, _, g, v| {
-            let e = (-y.abs()).exp();
-            let one_e = F::one() + e;
-            g * e / (c * one_e * one_e) - v * (y * F::of(0.5)).tanh()
-        })
+        record: &PassRecord<'_, F>,
+        cotangents: &Cotangents<'_, F>,
+        _grads: GradientsMut<'_, F>,
+    ) -> Result<InputGrads<F>> {
+        super::backward(&self.scalar::<F>(), record, cotangents)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{assert_close, fd_log_det};
+    use super::super::fd::{assert_close, check_backward, fd_log_det};
     use super::*;
+    use crate::core::Direction;
     use crate::Sigmoid;
     use ndarray::{array, Axis};
 
@@ -265,5 +272,16 @@ mod tests {
         assert_close(ld, fd_log_det(&f, &x), 1e-6, "fd");
         let (_, ld2) = f.forward_and_log_det(x.view().insert_axis(Axis(0))).unwrap();
         assert_close(ld2[0], ld, 1e-15, "fused vs alone");
+    }
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        for alpha in [0.05, 0.0] {
+            let map = Logit::new(alpha).unwrap();
+            let x = array![[0.3_f64, 0.07, 0.93], [0.5, 0.81, 0.22]];
+            check_backward(&map, Direction::Forward, &x, None, 9, 1e-6);
+            let y = map.forward(x.view()).unwrap();
+            check_backward(&map, Direction::Inverse, &y, None, 10, 1e-6);
+        }
     }
 }

@@ -30,16 +30,19 @@
 //!   `forward` (and [`Logit`]'s `inverse`, its sigmoid direction) succeed exactly when the result
 //!   can be mapped back. The approximate limits are given on each type.
 //!
-//! The log-det-only methods ([`log_det_jacobian`](crate::Bijector::log_det_jacobian) and
-//! [`inverse_log_det_jacobian`](crate::Bijector::inverse_log_det_jacobian)) are overridden: they
-//! skip computing the mapped values, and they are defined on the whole mathematical domain, so
+//! The log-det-only path ([`Bijector::log_det`](crate::Bijector::log_det), behind
+//! [`log_det_jacobian`](crate::Bijector::log_det_jacobian) and
+//! [`inverse_log_det_jacobian`](crate::Bijector::inverse_log_det_jacobian)) is overridden: it
+//! skips computing the mapped values, and it is defined on the whole mathematical domain, so
 //! `Sigmoid.log_det_jacobian` at `x = 50` is `Ok(−50 − 2·ln(1 + e^{−50}))` even though
 //! `Sigmoid.forward` refuses that `x` in `f64`.
 //!
 //! # Backward passes
 //!
-//! None of these maps has parameters, and none keeps a tape (the default recorded passes are used,
-//! costing no memory): the backward recomputes what it needs from the pass's input and output.
+//! None of these maps has parameters, and none keeps a tape (a recorded pass returns
+//! [`Tape::none`](crate::Tape::none), costing no memory): the one
+//! [`backward`](crate::Bijector::backward) recomputes what it needs from the
+//! [`PassRecord`]'s input and output, in the record's direction.
 //! For a pass `in ↦ (out, log_det)` with scalar derivative `f'` the chain rule gives, entry by entry,
 //!
 //! `∂L/∂in = ∂L/∂out · f'(in) + ∂L/∂log_det[row] · d(ln|f'(in)|)/d in`.
@@ -73,10 +76,8 @@ pub use sigmoid::Sigmoid;
 pub use softplus::Softplus;
 pub use tanh::Tanh;
 
-use crate::check;
-use crate::error::{Error, Result};
-use crate::float::Float;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD, Zip};
+use crate::core::{Cotangents, Direction, Error, Float, InputGrads, Pass, PassArgs, PassRecord, Result};
+use ndarray::{Array1, Array2, ArrayView2, Zip};
 
 /// Why a scalar map could not be evaluated at one entry.
 #[derive(Debug, Clone, Copy)]
@@ -90,16 +91,112 @@ pub(crate) enum Fail {
 impl Fail {
     fn into_error<F: Float>(self, context: &'static str, row: usize, col: usize, value: F) -> Error {
         match self {
-            Fail::Domain(domain) => Error::OutOfDomain { context, row, col, value: value.to_f64(), domain },
+            Fail::Domain(domain) => Error::OutOfDomain { context, row, col, value: value.as_f64(), domain },
             Fail::Overflow => Error::Overflow { context, row, col },
         }
     }
 }
 
+/// The scalar formulas of one elementwise map; [`pass`], [`log_det`] and [`backward`] turn them
+/// into the map's [`Bijector`](crate::Bijector) methods, for both directions.
+///
+/// Every method is the map in one direction at one entry; `Err` marks an entry outside the
+/// (numerical) domain of that direction (or an overflow), which becomes an error naming the
+/// entry's row, column and value.
+pub(crate) trait ScalarMap<F: Float> {
+    /// Error context of the forward direction (`"Exp forward"`).
+    const FORWARD: &'static str;
+    /// Error context of the inverse direction (`"Exp inverse"`).
+    const INVERSE: &'static str;
+
+    /// `x ↦ (f(x), ln|f'(x)|)`, applying the saturation rule: a result on the boundary of the
+    /// range is a [`Fail::Domain`], an infinite one a [`Fail::Overflow`].
+    fn forward_map(&self, x: F) -> std::result::Result<(F, F), Fail>;
+
+    /// `y ↦ (f⁻¹(y), ln|(f⁻¹)'(y)|)`, with the same rule.
+    fn inverse_map(&self, y: F) -> std::result::Result<(F, F), Fail>;
+
+    /// `ln|f'(x)|` alone, on the whole mathematical domain (no saturation rule).
+    fn forward_log_det(&self, x: F) -> std::result::Result<F, Fail>;
+
+    /// `ln|(f⁻¹)'(y)|` alone, on the whole mathematical domain.
+    fn inverse_log_det(&self, y: F) -> std::result::Result<F, Fail>;
+
+    /// `∂L/∂x = g·f'(x) + v·d ln|f'(x)|/dx` at the forward pass `x ↦ y`, with `g = ∂L/∂y` and
+    /// `v = ∂L/∂log_det` of the entry's row.
+    fn forward_vjp(&self, x: F, y: F, g: F, v: F) -> F;
+
+    /// `∂L/∂y = g·(f⁻¹)'(y) + v·d ln|(f⁻¹)'(y)|/dy` at the inverse pass `y ↦ x`, with
+    /// `g = ∂L/∂x`.
+    fn inverse_vjp(&self, y: F, x: F, g: F, v: F) -> F;
+}
+
+/// The error context of `M` in `direction`.
+fn context<F: Float, M: ScalarMap<F>>(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Forward => M::FORWARD,
+        Direction::Inverse => M::INVERSE,
+    }
+}
+
+/// The [`Bijector::pass`](crate::Bijector::pass) of an elementwise map: the mapped batch and the
+/// per-row sums of the log-derivatives, in one pass, with no tape.
+pub(crate) fn pass<F: Float, M: ScalarMap<F>>(map: &M, args: PassArgs<'_, F>) -> Result<Pass<F>> {
+    let ctx = context::<F, M>(args.direction);
+    let (output, log_det) = match args.direction {
+        Direction::Forward => map_with_log_det(&args.input, ctx, |v| map.forward_map(v)),
+        Direction::Inverse => map_with_log_det(&args.input, ctx, |v| map.inverse_map(v)),
+    }?;
+    Ok(Pass::untaped(output, log_det))
+}
+
+/// The [`Bijector::log_det`](crate::Bijector::log_det) of an elementwise map: per-row sums of
+/// the log-derivatives, without the mapped values.
+pub(crate) fn log_det<F: Float, M: ScalarMap<F>>(map: &M, args: PassArgs<'_, F>) -> Result<Array1<F>> {
+    let ctx = context::<F, M>(args.direction);
+    match args.direction {
+        Direction::Forward => row_sums(&args.input, ctx, |v| map.forward_log_det(v)),
+        Direction::Inverse => row_sums(&args.input, ctx, |v| map.inverse_log_det(v)),
+    }
+}
+
+/// The [`Bijector::backward`](crate::Bijector::backward) of an elementwise map: `∂L/∂in` entry by
+/// entry from the record's input and output, in one pass over the batch (no parameters, no
+/// tape, no context gradient).
+pub(crate) fn backward<F: Float, M: ScalarMap<F>>(
+    map: &M,
+    record: &PassRecord<'_, F>,
+    cot: &Cotangents<'_, F>,
+) -> Result<InputGrads<F>> {
+    let grad = match record.direction {
+        Direction::Forward => vjp(record, cot, |x, y, g, v| map.forward_vjp(x, y, g, v)),
+        Direction::Inverse => vjp(record, cot, |y, x, g, v| map.inverse_vjp(y, x, g, v)),
+    };
+    Ok(InputGrads::input_only(grad))
+}
+
+/// `∂L/∂in` with entry `f(in, out, ∂L/∂out, ∂L/∂log_det[row])`.
+fn vjp<F: Float>(
+    record: &PassRecord<'_, F>,
+    cot: &Cotangents<'_, F>,
+    f: impl Fn(F, F, F, F) -> F,
+) -> Array2<F> {
+    let mut grad_in = Array2::<F>::zeros(record.input.raw_dim());
+    Zip::from(grad_in.rows_mut())
+        .and(record.input.rows())
+        .and(record.output.rows())
+        .and(cot.output.rows())
+        .and(&cot.log_det)
+        .for_each(|gi, x, y, g, &v| {
+            Zip::from(gi).and(x).and(y).and(g).for_each(|gi, &x, &y, &g| *gi = f(x, y, g, v));
+        });
+    grad_in
+}
+
 /// Applies `f: v ↦ (f(v), log-derivative)` to every entry in one pass, returning the mapped
 /// batch (standard layout) and the per-row sums of the log-derivatives. The first entry (in row
 /// order) where `f` fails becomes the error, naming the input value and its position.
-pub(crate) fn map_with_log_det<F: Float>(
+fn map_with_log_det<F: Float>(
     x: &ArrayView2<F>,
     context: &'static str,
     f: impl Fn(F) -> std::result::Result<(F, F), Fail>,
@@ -133,7 +230,7 @@ pub(crate) fn map_with_log_det<F: Float>(
 }
 
 /// Per-row sums of `g(v)` over the batch; the first failing entry (in row order) is the error.
-pub(crate) fn row_sums<F: Float>(
+fn row_sums<F: Float>(
     x: &ArrayView2<F>,
     context: &'static str,
     g: impl Fn(F) -> std::result::Result<F, Fail>,
@@ -162,46 +259,24 @@ pub(crate) fn row_sums<F: Float>(
     }
 }
 
-/// The backward pass of a parameter-free elementwise map: validates the arguments, then returns
-/// `∂L/∂in` with entry `vjp(in, out, ∂L/∂out, ∂L/∂log_det[row])`, in one pass over the batch.
-pub(crate) fn elementwise_backward<F: Float>(
-    input: &ArrayView2<F>,
-    output: &ArrayView2<F>,
-    grad_out: &ArrayView2<F>,
-    grad_log_det: &ArrayView1<F>,
-    grad_params: &[ArrayViewMutD<F>],
-    vjp: impl Fn(F, F, F, F) -> F,
-) -> Result<Array2<F>> {
-    check::backward(None, input, output, grad_out, grad_log_det, &[], grad_params)?;
-    let mut grad_in = Array2::<F>::zeros(input.raw_dim());
-    Zip::from(grad_in.rows_mut())
-        .and(input.rows())
-        .and(output.rows())
-        .and(grad_out.rows())
-        .and(grad_log_det)
-        .for_each(|gi, x, y, g, &v| {
-            Zip::from(gi).and(x).and(y).and(g).for_each(|gi, &x, &y, &g| *gi = vjp(x, y, g, v));
-        });
-    Ok(grad_in)
-}
-
-/// Test helpers shared by the layer tests of this crate's elementwise, permutation and actnorm
-/// modules: a central-difference Jacobian and its log-determinant.
+/// Test helpers shared by the layer tests of the crate, all in `f64` and all through the public
+/// entry points ([`record`](crate::Bijector::record), [`gradient`](crate::Bijector::gradient),
+/// [`transform`](crate::Bijector::transform), [`params_mut`](crate::Bijector::params_mut)):
+/// central-difference checks of a backward pass, a central-difference Jacobian and its
+/// log-determinant.
 #[cfg(test)]
-pub(crate) mod testing {
-    use crate::bijector::Bijector;
-    use crate::float::Float;
-    use crate::tape::Tape;
-    use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewMutD};
+pub(crate) mod fd {
+    use crate::core::{Bijector, Cotangents, Direction, Float, Gradients};
+    use ndarray::{Array1, Array2, Axis};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
-    /// Central-difference Jacobian `J[i][j] = ∂f_i/∂x_j` of `b.forward` at the row `x`, in `f64`.
+    /// Central-difference Jacobian `J[i][j] = ∂f_i/∂x_j` of `b.forward` at the row `x`.
     pub(crate) fn fd_jacobian(b: &dyn Bijector<f64>, x: &Array1<f64>, h: f64) -> Array2<f64> {
         let d = x.len();
         let mut jac = Array2::zeros((d, d));
         for j in 0..d {
-            let mut plus = x.clone().insert_axis(ndarray::Axis(0));
+            let mut plus = x.clone().insert_axis(Axis(0));
             let mut minus = plus.clone();
             plus[[0, j]] += h;
             minus[[0, j]] -= h;
@@ -238,140 +313,9 @@ pub(crate) mod testing {
         acc
     }
 
-    /// `ln|det J|` of the central-difference Jacobian of `b.forward` at `x`.
+    /// `ln|det J|` of the central-difference Jacobian of `b.forward` at the row `x`.
     pub(crate) fn fd_log_det(b: &dyn Bijector<f64>, x: &Array1<f64>) -> f64 {
         log_abs_det(fd_jacobian(b, x, 1e-5))
-    }
-
-    /// `Σ w⊙out + Σ v⊙log_det` of the plain pass at `input`.
-    fn functional(
-        b: &dyn Bijector<f64>,
-        inverse: bool,
-        input: &Array2<f64>,
-        w: &Array2<f64>,
-        v: &Array1<f64>,
-    ) -> f64 {
-        let (out, ld) =
-            if inverse { b.inverse_and_log_det(input.view()) } else { b.forward_and_log_det(input.view()) }
-                .unwrap();
-        (&out * w).sum() + (&ld * v).sum()
-    }
-
-    /// Runs the backward of the given direction into `bufs`.
-    fn run_backward(
-        b: &dyn Bijector<f64>,
-        inverse: bool,
-        pass: (&Array2<f64>, &Array2<f64>, &Tape<f64>),
-        w: ArrayView2<f64>,
-        v: ArrayView1<f64>,
-        bufs: &mut [ArrayD<f64>],
-    ) -> crate::error::Result<Array2<f64>> {
-        let (input, out, tape) = pass;
-        let mut views: Vec<ArrayViewMutD<f64>> = bufs.iter_mut().map(|g| g.view_mut()).collect();
-        if inverse {
-            b.inverse_backward(input.view(), out.view(), tape, w, v, &mut views)
-        } else {
-            b.forward_backward(input.view(), out.view(), tape, w, v, &mut views)
-        }
-    }
-
-    /// Checks the backward pass of one direction of `b` at `input` against central finite
-    /// differences of `L = Σ w⊙out + Σ v⊙log_det` (random `w`, `v` from `seed`): `∂L/∂input` and
-    /// every `∂L/∂θ`, entry by entry, to `tol` relative (absolute below `1e-2`). Also checks that the
-    /// recorded pass equals the plain one exactly, that a second backward call doubles the gradient
-    /// buffers exactly, and that malformed arguments are errors. Returns the gradient buffers of one
-    /// call.
-    pub(crate) fn check_backward(
-        b: &mut dyn Bijector<f64>,
-        inverse: bool,
-        input: &Array2<f64>,
-        seed: u64,
-        tol: f64,
-    ) -> Vec<ArrayD<f64>> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let (out, ld, tape) =
-            if inverse { b.inverse_recorded(input.view()) } else { b.forward_recorded(input.view()) }
-                .unwrap();
-        let (plain_out, plain_ld) =
-            if inverse { b.inverse_and_log_det(input.view()) } else { b.forward_and_log_det(input.view()) }
-                .unwrap();
-        assert_eq!((&out, &ld), (&plain_out, &plain_ld), "recorded pass differs from the plain pass");
-        let w = out.mapv(|_| f64::standard_normal(&mut rng));
-        let v = ld.mapv(|_| f64::standard_normal(&mut rng));
-        let shapes: Vec<Vec<usize>> = b.params().iter().map(|p| p.shape().to_vec()).collect();
-        let zeros = || -> Vec<ArrayD<f64>> { shapes.iter().map(|s| ArrayD::zeros(s.clone())).collect() };
-        let mut bufs = zeros();
-        let pass = (input, &out, &tape);
-        let grad_in = run_backward(b, inverse, pass, w.view(), v.view(), &mut bufs).unwrap();
-        assert_eq!(grad_in.dim(), input.dim());
-        let close = |got: f64, fd: f64, what: &str| {
-            let err = (got - fd).abs();
-            assert!(
-                err <= tol * fd.abs().max(1e-2),
-                "{what}: backward {got}, finite difference {fd}, error {err:e}"
-            );
-        };
-        let step = |x: f64| 1e-5 * x.abs().max(1.0);
-        // ∂L/∂input
-        for ((i, j), &x) in input.indexed_iter() {
-            let h = step(x);
-            let (mut plus, mut minus) = (input.clone(), input.clone());
-            plus[[i, j]] += h;
-            minus[[i, j]] -= h;
-            let fd =
-                (functional(b, inverse, &plus, &w, &v) - functional(b, inverse, &minus, &w, &v)) / (2.0 * h);
-            close(grad_in[[i, j]], fd, &format!("dL/dinput[{i}, {j}] (inverse: {inverse})"));
-        }
-        // ∂L/∂θ
-        for (k, buf) in bufs.iter().enumerate() {
-            for (e, &got) in buf.iter().enumerate() {
-                let theta = *b.params()[k].iter().nth(e).unwrap();
-                let h = step(theta);
-                let mut eval = |value: f64| {
-                    *b.params_mut()[k].iter_mut().nth(e).unwrap() = value;
-                    functional(b, inverse, input, &w, &v)
-                };
-                let fd = (eval(theta + h) - eval(theta - h)) / (2.0 * h);
-                eval(theta);
-                close(got, fd, &format!("dL/dparam{k}[{e}] (inverse: {inverse})"));
-            }
-        }
-        // Gradients accumulate: a second call doubles the buffers and returns the same ∂L/∂input.
-        let mut twice = bufs.clone();
-        let again = run_backward(b, inverse, pass, w.view(), v.view(), &mut twice).unwrap();
-        assert_eq!(again, grad_in);
-        for (t, once) in twice.iter().zip(&bufs) {
-            assert_eq!(t, &(once * 2.0), "gradient buffers must accumulate");
-        }
-        // Malformed arguments are errors.
-        let mut fresh = zeros();
-        let (n, d) = out.dim();
-        let wide = Array2::<f64>::zeros((n, d + 1));
-        assert!(run_backward(b, inverse, pass, wide.view(), v.view(), &mut fresh).is_err());
-        let short = Array1::<f64>::zeros(n + 1);
-        assert!(run_backward(b, inverse, pass, w.view(), short.view(), &mut fresh).is_err());
-        let mut nan = w.clone();
-        nan[[0, 0]] = f64::NAN;
-        assert!(run_backward(b, inverse, pass, nan.view(), v.view(), &mut fresh).is_err());
-        let mut extra = zeros();
-        extra.push(ArrayD::zeros(vec![1]));
-        assert!(run_backward(b, inverse, pass, w.view(), v.view(), &mut extra).is_err());
-        if !fresh.is_empty() {
-            let mut fewer = zeros();
-            fewer.pop();
-            assert!(run_backward(b, inverse, pass, w.view(), v.view(), &mut fewer).is_err());
-            let mut misshapen = zeros();
-            let mut shape = misshapen[0].shape().to_vec();
-            shape[0] += 1;
-            misshapen[0] = ArrayD::zeros(shape);
-            assert!(run_backward(b, inverse, pass, w.view(), v.view(), &mut misshapen).is_err());
-        }
-        let other_rows = Array2::<f64>::zeros((n + 1, input.ncols()));
-        assert!(run_backward(b, inverse, (&other_rows, &out, &tape), w.view(), v.view(), &mut fresh).is_err());
-        let narrow = Array2::<f64>::zeros((n, input.ncols() + 1));
-        assert!(run_backward(b, inverse, (&narrow, &out, &tape), w.view(), v.view(), &mut fresh).is_err());
-        assert!(fresh.iter().all(|g| g.iter().all(|&x| x == 0.0)), "failed calls must not touch the buffers");
-        bufs
     }
 
     /// Asserts `|got − want| ≤ tol · max(1, |want|)`.
@@ -379,85 +323,197 @@ pub(crate) mod testing {
         let err = (got - want).abs();
         assert!(err <= tol * want.abs().max(1.0), "{what}: got {got}, want {want}, error {err:e}");
     }
+
+    /// `L = Σ w⊙out + Σ v⊙log_det` of the plain pass of `b` in `direction`.
+    fn functional(
+        b: &dyn Bijector<f64>,
+        direction: Direction,
+        input: &Array2<f64>,
+        context: Option<&Array2<f64>>,
+        (w, v): (&Array2<f64>, &Array1<f64>),
+    ) -> f64 {
+        let (out, ld) = b.transform(direction, input.view(), context.map(|c| c.view())).unwrap();
+        (&out * w).sum() + (&ld * v).sum()
+    }
+
+    /// `|got − fd| ≤ tol · max(|fd|, 1e-2)`.
+    fn assert_fd(got: f64, fd: f64, tol: f64, what: &str) {
+        let err = (got - fd).abs();
+        assert!(
+            err <= tol * fd.abs().max(1e-2),
+            "{what}: backward {got}, finite difference {fd}, error {err:e}"
+        );
+    }
+
+    fn step(x: f64) -> f64 {
+        1e-5 * x.abs().max(1.0)
+    }
+
+    /// The random cotangents `(w, v)` drawn from `seed` for a pass of `b`.
+    fn probe(
+        b: &dyn Bijector<f64>,
+        direction: Direction,
+        input: &Array2<f64>,
+        context: Option<&Array2<f64>>,
+        seed: u64,
+    ) -> (Array2<f64>, Array1<f64>) {
+        let (out, ld) = b.transform(direction, input.view(), context.map(|c| c.view())).unwrap();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let w = out.mapv(|_| f64::standard_normal(&mut rng));
+        let v = ld.mapv(|_| f64::standard_normal(&mut rng));
+        (w, v)
+    }
+
+    /// Checks the backward of `b` in `direction` at `input` (and `context`, for a conditional
+    /// layer) against central differences of `L = Σ w⊙out + Σ v⊙log_det`, with random `w`, `v`
+    /// drawn from `seed`: `∂L/∂input` and `∂L/∂context` (a `None` context gradient counts as
+    /// zero), entry by entry, to `tol` relative (absolute below `1e-2`). Also checks that the
+    /// recorded pass equals the plain one exactly and that a second `gradient` call adds the same
+    /// parameter gradients again and returns the same input gradients. Returns the parameter
+    /// gradients of one call (checked against differences by [`check_param_backward`]).
+    pub(crate) fn check_backward(
+        b: &dyn Bijector<f64>,
+        direction: Direction,
+        input: &Array2<f64>,
+        context: Option<&Array2<f64>>,
+        seed: u64,
+        tol: f64,
+    ) -> Gradients<f64> {
+        let ctx = context.map(|c| c.view());
+        let rec = b.record(direction, input.view(), ctx).unwrap();
+        let (plain_out, plain_ld) = b.transform(direction, input.view(), ctx).unwrap();
+        assert_eq!(rec.output(), &plain_out, "recorded output differs from the plain pass");
+        assert_eq!(rec.log_det(), &plain_ld, "recorded log-det differs from the plain pass");
+        let (w, v) = probe(b, direction, input, context, seed);
+        let cot = Cotangents { output: w.view(), log_det: v.view() };
+        let mut grads = Gradients::for_params(&b.params());
+        let got = b.gradient(&rec, cot, &mut grads).unwrap();
+        let dir = direction.as_str();
+        for ((i, j), &x) in input.indexed_iter() {
+            let h = step(x);
+            let (mut plus, mut minus) = (input.clone(), input.clone());
+            plus[[i, j]] += h;
+            minus[[i, j]] -= h;
+            let fd = (functional(b, direction, &plus, context, (&w, &v))
+                - functional(b, direction, &minus, context, (&w, &v)))
+                / (2.0 * h);
+            assert_fd(got.input[[i, j]], fd, tol, &format!("{} {dir}: dL/dinput[{i}, {j}]", b.name()));
+        }
+        if let Some(c) = context {
+            for ((i, j), &x) in c.indexed_iter() {
+                let h = step(x);
+                let (mut plus, mut minus) = (c.clone(), c.clone());
+                plus[[i, j]] += h;
+                minus[[i, j]] -= h;
+                let fd = (functional(b, direction, input, Some(&plus), (&w, &v))
+                    - functional(b, direction, input, Some(&minus), (&w, &v)))
+                    / (2.0 * h);
+                let g = got.context.as_ref().map_or(0.0, |g| g[[i, j]]);
+                assert_fd(g, fd, tol, &format!("{} {dir}: dL/dcontext[{i}, {j}]", b.name()));
+            }
+        }
+        let once = grads.clone();
+        let again = b.gradient(&rec, cot, &mut grads).unwrap();
+        assert_eq!(again, got, "a second backward must return the same input gradients");
+        for ((name, twice), (_, one)) in grads.iter().zip(once.iter()) {
+            assert_eq!(twice, &(one * 2.0), "gradient buffer {name} must accumulate");
+        }
+        once
+    }
+
+    /// [`check_backward`], then every entry of every parameter gradient against central
+    /// differences (perturbing the parameters through `params_mut` and restoring them).
+    pub(crate) fn check_param_backward(
+        b: &mut dyn Bijector<f64>,
+        direction: Direction,
+        input: &Array2<f64>,
+        context: Option<&Array2<f64>>,
+        seed: u64,
+        tol: f64,
+    ) -> Gradients<f64> {
+        let grads = check_backward(b, direction, input, context, seed, tol);
+        let (w, v) = probe(b, direction, input, context, seed);
+        for (k, (name, buf)) in grads.iter().enumerate() {
+            for (e, &got) in buf.iter().enumerate() {
+                let theta = *b.params()[k].value.iter().nth(e).unwrap();
+                let h = step(theta);
+                let mut eval = |value: f64| {
+                    *b.params_mut()[k].value.iter_mut().nth(e).unwrap() = value;
+                    functional(b, direction, input, context, (&w, &v))
+                };
+                let fd = (eval(theta + h) - eval(theta - h)) / (2.0 * h);
+                eval(theta);
+                let what = format!("{} {}: dL/d{name}[{e}]", b.name(), direction.as_str());
+                assert_fd(got, fd, tol, &what);
+            }
+        }
+        grads
+    }
 }
 
 #[cfg(test)]
-mod backward_tests {
-    use super::testing::check_backward;
+mod tests {
     use super::*;
-    use crate::bijector::Bijector;
-    use ndarray::{array, Array2};
-    use rand::rngs::StdRng;
-    use rand::{RngExt, SeedableRng};
+    use crate::core::{Bijector, Gradients};
+    use ndarray::array;
 
-    /// Every map, both directions: ∂L/∂in against central differences, exact recorded passes,
-    /// accumulation and argument errors (the maps have no parameters).
-    #[test]
-    fn backward_matches_finite_differences() {
-        let mut rng = StdRng::seed_from_u64(21);
-        let maps: Vec<(Box<dyn Bijector<f64>>, bool)> = vec![
-            (Box::new(Exp), false),
-            (Box::new(Sigmoid), false),
-            (Box::new(Softplus), false),
-            (Box::new(Tanh), false),
-            (Box::new(Logit::new(0.05).unwrap()), true),
-            (Box::new(Logit::new(0.0).unwrap()), true),
-        ];
-        for (seed, (mut map, unit)) in maps.into_iter().enumerate() {
-            let x = Array2::from_shape_fn((4, 5), |_| {
-                if unit {
-                    rng.random_range(0.05..0.95)
-                } else {
-                    (1.2 * f64::standard_normal(&mut rng)).clamp(-2.5, 2.5)
-                }
-            });
-            check_backward(map.as_mut(), false, &x, seed as u64, 1e-6);
-            let y = map.forward(x.view()).unwrap();
-            check_backward(map.as_mut(), true, &y, 100 + seed as u64, 1e-6);
-        }
+    /// `∂L/∂in` of a one-entry pass with cotangents `g`, `v`.
+    fn grad1<F: Float, B: Bijector<F>>(b: &B, dir: Direction, x: F, g: F, v: F) -> F {
+        let xs = array![[x]];
+        let rec = b.record(dir, xs.view(), None).unwrap();
+        let (gs, vs) = (array![[g]], array![v]);
+        let cot = Cotangents { output: gs.view(), log_det: vs.view() };
+        let mut grads = Gradients::for_params(&b.params());
+        b.gradient(&rec, cot, &mut grads).unwrap().input[[0, 0]]
     }
 
     /// Hand-derived derivatives in the saturated regions keep full relative precision.
     #[test]
     fn backward_is_accurate_where_the_output_saturates() {
-        let one = array![[1.0_f64]];
-        let zero = array![0.0_f64];
-        let unit = array![1.0_f64];
-        let fwd = |b: &dyn Bijector<f64>, x: f64, g: &Array2<f64>, v: &ndarray::Array1<f64>| {
-            let xs = array![[x]];
-            let (y, _, t) = b.forward_recorded(xs.view()).unwrap();
-            b.forward_backward(xs.view(), y.view(), &t, g.view(), v.view(), &mut []).unwrap()[[0, 0]]
-        };
+        let fwd = Direction::Forward;
         let rel = |got: f64, want: f64| ((got - want) / want).abs();
         let e30 = (-30.0_f64).exp();
         let want = e30 / ((1.0 + e30) * (1.0 + e30));
-        assert!(rel(fwd(&Sigmoid, 30.0, &one, &zero), want) < 1e-14);
-        assert!(rel(fwd(&Sigmoid, -30.0, &one, &zero), want) < 1e-14);
-        assert!(rel(fwd(&Tanh, 15.0, &one, &zero), 4.0 * want) < 1e-14);
-        assert!(rel(fwd(&Tanh, -15.0, &one, &zero), 4.0 * want) < 1e-14);
-        // d ln σ'(x)/dx = −tanh(x/2) ≈ −x/2 near 0; d ln σ(x)/dx = σ(−x) far left
-        assert!(
-            rel(fwd(&Sigmoid, 1e-10, &zero.clone().insert_axis(ndarray::Axis(0)), &unit), -5e-11) < 1e-14
-        );
+        assert!(rel(grad1(&Sigmoid, fwd, 30.0, 1.0, 0.0), want) < 1e-14);
+        assert!(rel(grad1(&Sigmoid, fwd, -30.0, 1.0, 0.0), want) < 1e-14);
+        assert!(rel(grad1(&Tanh, fwd, 15.0, 1.0, 0.0), 4.0 * want) < 1e-14);
+        assert!(rel(grad1(&Tanh, fwd, -15.0, 1.0, 0.0), 4.0 * want) < 1e-14);
+        // d ln σ'(x)/dx = −tanh(x/2) ≈ −x/2 near 0; d ln σ(x)/dx = σ(−x) far right
+        assert!(rel(grad1(&Sigmoid, fwd, 1e-10, 0.0, 1.0), -5e-11) < 1e-14);
         let e40 = (-40.0_f64).exp();
-        assert!(rel(fwd(&Softplus, -40.0, &one, &zero), e40 / (1.0 + e40)) < 1e-14);
-        assert!(
-            rel(fwd(&Softplus, 40.0, &zero.clone().insert_axis(ndarray::Axis(0)), &unit), e40 / (1.0 + e40))
-                < 1e-14
-        );
+        assert!(rel(grad1(&Softplus, fwd, -40.0, 1.0, 0.0), e40 / (1.0 + e40)) < 1e-14);
+        assert!(rel(grad1(&Softplus, fwd, 40.0, 0.0, 1.0), e40 / (1.0 + e40)) < 1e-14);
         // f32 works the same way
-        let x = array![[0.3_f32, -2.0]];
-        let (y, _, t) = Tanh.forward_recorded(x.view()).unwrap();
-        let g = Tanh
-            .forward_backward(
-                x.view(),
-                y.view(),
-                &t,
-                Array2::ones((1, 2)).view(),
-                array![0.0_f32].view(),
-                &mut [],
-            )
-            .unwrap();
-        assert!((g[[0, 1]] - (1.0 - 2.0_f32.tanh().powi(2))).abs() < 1e-6);
+        let g = grad1(&Tanh, fwd, -2.0_f32, 1.0, 0.0);
+        assert!((g - (1.0 - 2.0_f32.tanh().powi(2))).abs() < 1e-6);
+    }
+
+    /// No tape, no parameters, no context gradient; the tape of another map is refused.
+    #[test]
+    fn backward_keeps_nothing_and_checks_the_tape() {
+        let x = array![[0.5_f64, -1.0]];
+        let rec = Exp.record(Direction::Forward, x.view(), None).unwrap();
+        assert!(rec.as_record().tape.is_empty());
+        let (g, v) = (Array2::ones((1, 2)), Array1::ones(1));
+        let cot = Cotangents { output: g.view(), log_det: v.view() };
+        let mut grads = Gradients::for_params(&Bijector::<f64>::params(&Exp));
+        assert!(grads.is_empty());
+        let got = Exp.gradient(&rec, cot, &mut grads).unwrap();
+        assert!(got.context.is_none());
+        // ∂/∂x (Σ eˣ + Σ x) = eˣ + 1
+        assert_eq!(got.input, x.mapv(|x| x.exp() + 1.0));
+        assert!(matches!(Tanh.gradient(&rec, cot, &mut grads), Err(Error::WrongTape { .. })));
+    }
+
+    /// The shared FD helper itself, on a layer with parameters (both directions).
+    #[test]
+    fn fd_helper_checks_parameter_gradients() {
+        let mut f = crate::Affine::new(array![0.3_f64, -0.4], array![0.5, -1.0]).unwrap();
+        let x = array![[0.2, -1.1], [1.4, 0.6], [-0.7, 2.0]];
+        for dir in [Direction::Forward, Direction::Inverse] {
+            let g = fd::check_param_backward(&mut f, dir, &x, None, 11, 1e-7);
+            assert_eq!(g.names().collect::<Vec<_>>(), ["log_scale", "shift"]);
+        }
+        assert_eq!(f.log_scale(), &array![0.3, -0.4], "parameters are restored");
     }
 }

@@ -1,34 +1,21 @@
 //! [`Sigmoid`]: `y = 1/(1 + e^{−x})`.
+//!
+//! * forward: `y = σ(x)`, `ln σ'(x) = −|x| − 2·ln(1 + e^{−|x|})`; backward
+//!   `∂L/∂x = g·e/(1 + e)² − v·tanh(x/2)` with `e = e^{−|x|}`;
+//! * inverse: `x = ln y − ln(1 − y)` (`0 < y < 1`), log-derivative `−ln y − ln(1 − y)`; backward
+//!   `∂L/∂y = (g + v(2y − 1))/(y(1 − y))`.
 
-use super::{elementwise_backward, map_with_log_det, row_sums, Fail};
-use crate::bijector::Bijector;
-use crate::check;
-use crate::error::Result;
-use crate::float::Float;
-use crate::tape::Tape;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD};
+use super::{Fail, ScalarMap};
+use crate::core::{
+    Bijector, Cotangents, Float, GradientsMut, InputGrads, Pass, PassArgs, PassRecord, Result,
+};
+use ndarray::Array1;
 
 const FWD: &str = "Sigmoid forward";
 const INV: &str = "Sigmoid inverse";
 const SATURATED: &str =
     "x with sigmoid(x) strictly inside (0, 1) after rounding (about -745 < x < 36.7 in f64, -103 < x < 16.6 in f32)";
 const UNIT: &str = "(0, 1)";
-
-/// `ln σ'(x) = −softplus(−x) − softplus(x) = −|x| − 2·ln(1 + e^{−|x|})`.
-#[inline]
-fn log_derivative<F: Float>(x: F) -> F {
-    -x.abs() - F::of(2.0) * (-x.abs()).exp().ln_1p()
-}
-
-/// `ln|d logit/dy| = −ln y − ln(1 − y)`.
-#[inline]
-fn inverse_log_derivative<F: Float>(y: F) -> std::result::Result<F, Fail> {
-    if y > F::zero() && y < F::one() {
-        Ok(-y.ln() - (-y).ln_1p())
-    } else {
-        Err(Fail::Domain(UNIT))
-    }
-}
 
 /// The logistic sigmoid, mapping the reals onto `(0, 1)`.
 ///
@@ -58,89 +45,96 @@ fn inverse_log_derivative<F: Float>(y: F) -> std::result::Result<F, Fail> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Sigmoid;
 
+impl<F: Float> ScalarMap<F> for Sigmoid {
+    const FORWARD: &'static str = FWD;
+    const INVERSE: &'static str = INV;
+
+    #[inline]
+    fn forward_map(&self, x: F) -> std::result::Result<(F, F), Fail> {
+        let a = x.abs();
+        let e = (-a).exp();
+        let one_e = F::one() + e;
+        let y = if x >= F::zero() { F::one() / one_e } else { e / one_e };
+        if y > F::zero() && y < F::one() {
+            // = forward_log_det(x), sharing e = exp(−|x|)
+            Ok((y, -a - F::of(2.0) * e.ln_1p()))
+        } else {
+            Err(Fail::Domain(SATURATED))
+        }
+    }
+
+    /// For `y` in `(0, 1)` both logarithms are finite: nothing can overflow.
+    #[inline]
+    fn inverse_map(&self, y: F) -> std::result::Result<(F, F), Fail> {
+        if y > F::zero() && y < F::one() {
+            let (l, l1) = (y.ln(), (-y).ln_1p());
+            Ok((l - l1, -l - l1))
+        } else {
+            Err(Fail::Domain(UNIT))
+        }
+    }
+
+    /// `ln σ'(x) = −softplus(−x) − softplus(x) = −|x| − 2·ln(1 + e^{−|x|})`, for every finite `x`
+    /// (saturated or not).
+    #[inline]
+    fn forward_log_det(&self, x: F) -> std::result::Result<F, Fail> {
+        Ok(-x.abs() - F::of(2.0) * (-x.abs()).exp().ln_1p())
+    }
+
+    /// `ln|d logit/dy| = −ln y − ln(1 − y)`.
+    #[inline]
+    fn inverse_log_det(&self, y: F) -> std::result::Result<F, Fail> {
+        if y > F::zero() && y < F::one() {
+            Ok(-y.ln() - (-y).ln_1p())
+        } else {
+            Err(Fail::Domain(UNIT))
+        }
+    }
+
+    /// `dy/dx = σ(x)σ(−x) = e/(1 + e)²` with `e = exp(−|x|)`, accurate where `1 − y` has
+    /// cancelled; `d ln σ'(x)/dx = 1 − 2σ(x) = −tanh(x/2)`.
+    #[inline]
+    fn forward_vjp(&self, x: F, _y: F, g: F, v: F) -> F {
+        let e = (-x.abs()).exp();
+        let one_e = F::one() + e;
+        g * (e / (one_e * one_e)) - v * (x * F::of(0.5)).tanh()
+    }
+
+    /// `dx/dy = 1/(y(1 − y))`, `d(−ln y − ln(1 − y))/dy = (2y − 1)/(y(1 − y))`; `y` is exact here.
+    #[inline]
+    fn inverse_vjp(&self, y: F, _x: F, g: F, v: F) -> F {
+        (g + v * (y + y - F::one())) / (y * (F::one() - y))
+    }
+}
+
 impl<F: Float> Bijector<F> for Sigmoid {
     fn dim(&self) -> Option<usize> {
         None
     }
 
-    fn forward_and_log_det(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&x, None, FWD)?;
-        map_with_log_det(&x, FWD, |v| {
-            let a = v.abs();
-            let e = (-a).exp();
-            let one_e = F::one() + e;
-            let y = if v >= F::zero() { F::one() / one_e } else { e / one_e };
-            if y > F::zero() && y < F::one() {
-                // = log_derivative(v), sharing e = exp(−|v|)
-                Ok((y, -a - F::of(2.0) * e.ln_1p()))
-            } else {
-                Err(Fail::Domain(SATURATED))
-            }
-        })
+    fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
+        super::pass(self, args)
     }
 
-    fn inverse_and_log_det(&self, y: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&y, None, INV)?;
-        // For y in (0, 1) both logarithms are finite: nothing can overflow.
-        map_with_log_det(&y, INV, |v| {
-            if v > F::zero() && v < F::one() {
-                let (l, l1) = (v.ln(), (-v).ln_1p());
-                Ok((l - l1, -l - l1))
-            } else {
-                Err(Fail::Domain(UNIT))
-            }
-        })
+    fn log_det(&self, args: PassArgs<'_, F>) -> Result<Array1<F>> {
+        super::log_det(self, args)
     }
 
-    /// `Σ [−softplus(−x) − softplus(x)]` per row, for every finite `x` (saturated or not).
-    fn log_det_jacobian(&self, x: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&x, None, "Sigmoid log_det_jacobian")?;
-        row_sums(&x, FWD, |v| Ok(log_derivative(v)))
-    }
-
-    fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&y, None, "Sigmoid inverse_log_det_jacobian")?;
-        row_sums(&y, INV, inverse_log_derivative)
-    }
-    fn forward_backward(
+    fn backward(
         &self,
-        x: ArrayView2<F>,
-        y: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_y: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        // dy/dx = σ(x)σ(−x) = e/(1 + e)² with e = exp(−|x|), accurate where 1 − y has cancelled;
-        // d ln σ'(x)/dx = 1 − 2σ(x) = −tanh(x/2).
-        elementwise_backward(&x, &y, &grad_y, &grad_log_det, grad_params, |x, _, g, v| {
-            let e = (-x.abs()).exp();
-            let one_e = F::one() + e;
-            g * (e / (one_e * one_e)) - v * (x * F::of(0.5)).tanh()
-        })
-    }
-
-    fn inverse_backward(
-        &self,
-        y: ArrayView2<F>,
-        x: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_x: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        // dx/dy = 1/(y(1 − y)), d(−ln y − ln(1 − y))/dy = (2y − 1)/(y(1 − y)); y is exact here.
-        elementwise_backward(&y, &x, &grad_x, &grad_log_det, grad_params, |y, _, g, v| {
-            (g + v * (y + y - F::one())) / (y * (F::one() - y))
-        })
+        record: &PassRecord<'_, F>,
+        cotangents: &Cotangents<'_, F>,
+        _grads: GradientsMut<'_, F>,
+    ) -> Result<InputGrads<F>> {
+        super::backward(self, record, cotangents)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{assert_close, fd_log_det};
+    use super::super::fd::{assert_close, check_backward, fd_log_det};
     use super::*;
-    use crate::error::Error;
+    use crate::core::{Direction, Error};
     use ndarray::{array, Axis};
 
     #[test]
@@ -207,5 +201,13 @@ mod tests {
         assert_close(ld, fd_log_det(&Sigmoid, &x), 1e-6, "fd");
         let (_, ld2) = Sigmoid.forward_and_log_det(x.view().insert_axis(Axis(0))).unwrap();
         assert_close(ld2[0], ld, 1e-15, "fused vs alone");
+    }
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        let x = array![[0.3_f64, -1.2, 2.1], [-2.4, 0.0, 0.9]];
+        check_backward(&Sigmoid, Direction::Forward, &x, None, 3, 1e-6);
+        let y = Sigmoid.forward(x.view()).unwrap();
+        check_backward(&Sigmoid, Direction::Inverse, &y, None, 4, 1e-6);
     }
 }

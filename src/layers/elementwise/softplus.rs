@@ -1,34 +1,20 @@
 //! [`Softplus`]: `y = ln(1 + eˣ)`.
+//!
+//! * forward: `y = max(x, 0) + ln(1 + e^{−|x|})`, `ln f'(x) = ln σ(x) = min(x, 0) − ln(1 + e^{−|x|})`;
+//!   backward `∂L/∂x = g·σ(x) + v·σ(−x)`;
+//! * inverse: with `m = −expm1(−y) = σ(x)`, `x = y + ln m` (`y > 0`), log-derivative `−ln m`;
+//!   backward `∂L/∂y = (g − v·e^{−y})/m`.
 
-use super::{elementwise_backward, map_with_log_det, row_sums, Fail};
-use crate::bijector::Bijector;
-use crate::check;
-use crate::error::Result;
-use crate::float::Float;
-use crate::tape::Tape;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD};
+use super::{Fail, ScalarMap};
+use crate::core::{
+    Bijector, Cotangents, Float, GradientsMut, InputGrads, Pass, PassArgs, PassRecord, Result,
+};
+use ndarray::Array1;
 
 const FWD: &str = "Softplus forward";
 const INV: &str = "Softplus inverse";
 const UNDERFLOW: &str = "x with softplus(x) > 0 after rounding (about x > -745 in f64, x > -103 in f32)";
 const POSITIVE: &str = "(0, inf)";
-
-/// `ln σ(x) = −softplus(−x) = min(x, 0) − ln(1 + e^{−|x|})`.
-#[inline]
-fn log_derivative<F: Float>(x: F) -> F {
-    x.min(F::zero()) - (-x.abs()).exp().ln_1p()
-}
-
-/// `(x, ln|dx/dy|)` at `y > 0`: with `m = −expm1(−y) = σ(x)`, `x = y + ln m` and `ln|dx/dy| = −ln m`.
-#[inline]
-fn inverse_scalar<F: Float>(y: F) -> std::result::Result<(F, F), Fail> {
-    if y > F::zero() {
-        let lm = (-(-y).exp_m1()).ln();
-        Ok((y + lm, -lm))
-    } else {
-        Err(Fail::Domain(POSITIVE))
-    }
-}
 
 /// The softplus map `ln(1 + eˣ)`, mapping the reals onto `(0, ∞)`.
 ///
@@ -56,80 +42,90 @@ fn inverse_scalar<F: Float>(y: F) -> std::result::Result<(F, F), Fail> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Softplus;
 
+impl<F: Float> ScalarMap<F> for Softplus {
+    const FORWARD: &'static str = FWD;
+    const INVERSE: &'static str = INV;
+
+    #[inline]
+    fn forward_map(&self, x: F) -> std::result::Result<(F, F), Fail> {
+        let l = (-x.abs()).exp().ln_1p();
+        let y = x.max(F::zero()) + l;
+        if y > F::zero() {
+            Ok((y, x.min(F::zero()) - l))
+        } else {
+            Err(Fail::Domain(UNDERFLOW))
+        }
+    }
+
+    /// `(x, ln|dx/dy|)` at `y > 0`: with `m = −expm1(−y) = σ(x)`, `x = y + ln m` and
+    /// `ln|dx/dy| = −ln m`. `m` lies in `(0, 1]` for `y > 0` and is `> 0` even for subnormal `y`:
+    /// the result is finite.
+    #[inline]
+    fn inverse_map(&self, y: F) -> std::result::Result<(F, F), Fail> {
+        if y > F::zero() {
+            let lm = (-(-y).exp_m1()).ln();
+            Ok((y + lm, -lm))
+        } else {
+            Err(Fail::Domain(POSITIVE))
+        }
+    }
+
+    /// `ln σ(x) = −softplus(−x) = min(x, 0) − ln(1 + e^{−|x|})`, for every finite `x`.
+    #[inline]
+    fn forward_log_det(&self, x: F) -> std::result::Result<F, Fail> {
+        Ok(x.min(F::zero()) - (-x.abs()).exp().ln_1p())
+    }
+
+    #[inline]
+    fn inverse_log_det(&self, y: F) -> std::result::Result<F, Fail> {
+        self.inverse_map(y).map(|(_, d)| d)
+    }
+
+    /// `dy/dx = σ(x)`, `d ln σ(x)/dx = σ(−x)`, both from `e = exp(−|x|)`.
+    #[inline]
+    fn forward_vjp(&self, x: F, _y: F, g: F, v: F) -> F {
+        let e = (-x.abs()).exp();
+        let (big, small) = (F::one() / (F::one() + e), e / (F::one() + e));
+        let (s_pos, s_neg) = if x >= F::zero() { (big, small) } else { (small, big) };
+        g * s_pos + v * s_neg
+    }
+
+    /// With `m = −expm1(−y) = σ(x)`: `dx/dy = 1/m`, `d(−ln m)/dy = −e^{−y}/m`.
+    #[inline]
+    fn inverse_vjp(&self, y: F, _x: F, g: F, v: F) -> F {
+        let m = -(-y).exp_m1();
+        (g - v * (-y).exp()) / m
+    }
+}
+
 impl<F: Float> Bijector<F> for Softplus {
     fn dim(&self) -> Option<usize> {
         None
     }
 
-    fn forward_and_log_det(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&x, None, FWD)?;
-        map_with_log_det(&x, FWD, |v| {
-            let l = (-v.abs()).exp().ln_1p();
-            let y = v.max(F::zero()) + l;
-            if y > F::zero() {
-                Ok((y, v.min(F::zero()) - l))
-            } else {
-                Err(Fail::Domain(UNDERFLOW))
-            }
-        })
+    fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
+        super::pass(self, args)
     }
 
-    fn inverse_and_log_det(&self, y: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&y, None, INV)?;
-        // −expm1(−y) lies in (0, 1] for y > 0 and is > 0 even for subnormal y: the result is finite.
-        map_with_log_det(&y, INV, inverse_scalar)
+    fn log_det(&self, args: PassArgs<'_, F>) -> Result<Array1<F>> {
+        super::log_det(self, args)
     }
 
-    /// `Σ −softplus(−x)` per row, for every finite `x`.
-    fn log_det_jacobian(&self, x: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&x, None, "Softplus log_det_jacobian")?;
-        row_sums(&x, FWD, |v| Ok(log_derivative(v)))
-    }
-
-    fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&y, None, "Softplus inverse_log_det_jacobian")?;
-        row_sums(&y, INV, |v| inverse_scalar(v).map(|(_, d)| d))
-    }
-    fn forward_backward(
+    fn backward(
         &self,
-        x: ArrayView2<F>,
-        y: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_y: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        // dy/dx = σ(x), d ln σ(x)/dx = σ(−x), both from e = exp(−|x|).
-        elementwise_backward(&x, &y, &grad_y, &grad_log_det, grad_params, |x, _, g, v| {
-            let e = (-x.abs()).exp();
-            let (big, small) = (F::one() / (F::one() + e), e / (F::one() + e));
-            let (s_pos, s_neg) = if x >= F::zero() { (big, small) } else { (small, big) };
-            g * s_pos + v * s_neg
-        })
-    }
-
-    fn inverse_backward(
-        &self,
-        y: ArrayView2<F>,
-        x: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_x: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        // With m = −expm1(−y) = σ(x): dx/dy = 1/m, d(−ln m)/dy = −e^{−y}/m.
-        elementwise_backward(&y, &x, &grad_x, &grad_log_det, grad_params, |y, _, g, v| {
-            let m = -(-y).exp_m1();
-            (g - v * (-y).exp()) / m
-        })
+        record: &PassRecord<'_, F>,
+        cotangents: &Cotangents<'_, F>,
+        _grads: GradientsMut<'_, F>,
+    ) -> Result<InputGrads<F>> {
+        super::backward(self, record, cotangents)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{assert_close, fd_log_det};
+    use super::super::fd::{assert_close, check_backward, fd_log_det};
     use super::*;
-    use crate::error::Error;
+    use crate::core::{Direction, Error};
     use ndarray::{array, Axis};
 
     #[test]
@@ -186,5 +182,14 @@ mod tests {
         assert_close(ld, fd_log_det(&Softplus, &x), 1e-6, "fd");
         let (_, ld2) = Softplus.forward_and_log_det(x.view().insert_axis(Axis(0))).unwrap();
         assert_close(ld2[0], ld, 1e-15, "fused vs alone");
+    }
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        let map = Softplus;
+        let x = array![[0.3_f64, -1.2, 2.1], [-2.4, 0.0, 0.9]];
+        check_backward(&map, Direction::Forward, &x, None, 5, 1e-6);
+        let y = map.forward(x.view()).unwrap();
+        check_backward(&map, Direction::Inverse, &y, None, 6, 1e-6);
     }
 }

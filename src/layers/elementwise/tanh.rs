@@ -1,12 +1,16 @@
 //! [`Tanh`]: `y = tanh x`.
+//!
+//! * forward: `y = tanh x`, `ln f'(x) = ln(1 − t²)`, evaluated as `2(ln 2 − |x| − softplus(−2|x|))`
+//!   for `|x| ≥ 1/2`; backward `∂L/∂x = g·(1 − t²) − 2v·t`, with `1 − t² = 4e/(1 + e)²`,
+//!   `e = e^{−2|x|}`, for `|x| ≥ 1/2`;
+//! * inverse: `x = atanh y` (`|y| < 1`), log-derivative `−ln(1 − y²)`; backward
+//!   `∂L/∂y = (g + 2v·y)/((1 − y)(1 + y))`.
 
-use super::{elementwise_backward, map_with_log_det, row_sums, Fail};
-use crate::bijector::Bijector;
-use crate::check;
-use crate::error::Result;
-use crate::float::Float;
-use crate::tape::Tape;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMutD};
+use super::{Fail, ScalarMap};
+use crate::core::{
+    Bijector, Cotangents, Float, GradientsMut, InputGrads, Pass, PassArgs, PassRecord, Result,
+};
+use ndarray::Array1;
 
 const FWD: &str = "Tanh forward";
 const INV: &str = "Tanh inverse";
@@ -63,100 +67,97 @@ fn inverse_log_derivative<F: Float>(y: F) -> F {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Tanh;
 
+impl<F: Float> ScalarMap<F> for Tanh {
+    const FORWARD: &'static str = FWD;
+    const INVERSE: &'static str = INV;
+
+    #[inline]
+    fn forward_map(&self, x: F) -> std::result::Result<(F, F), Fail> {
+        let t = x.tanh();
+        if t.abs() < F::one() {
+            Ok((t, log_derivative(x, t)))
+        } else {
+            Err(Fail::Domain(SATURATED))
+        }
+    }
+
+    /// `atanh` of `|y| < 1` is finite (at most ~19 in `f64`): nothing can overflow.
+    #[inline]
+    fn inverse_map(&self, y: F) -> std::result::Result<(F, F), Fail> {
+        if y.abs() < F::one() {
+            Ok((y.atanh(), inverse_log_derivative(y)))
+        } else {
+            Err(Fail::Domain(OPEN))
+        }
+    }
+
+    /// `ln(1 − tanh²x)`, for every finite `x` (saturated or not); `tanh` is only needed on the
+    /// small-`|x|` branch.
+    #[inline]
+    fn forward_log_det(&self, x: F) -> std::result::Result<F, Fail> {
+        let t = if x.abs() < F::of(0.5) { x.tanh() } else { F::one() };
+        Ok(log_derivative(x, t))
+    }
+
+    #[inline]
+    fn inverse_log_det(&self, y: F) -> std::result::Result<F, Fail> {
+        if y.abs() < F::one() {
+            Ok(inverse_log_derivative(y))
+        } else {
+            Err(Fail::Domain(OPEN))
+        }
+    }
+
+    /// `dy/dx = 1 − t²` (`t = y`), evaluated as `4e/(1 + e)²`, `e = exp(−2|x|)`, where `1 − t²`
+    /// cancels; `d ln(1 − tanh²x)/dx = −2t`.
+    #[inline]
+    fn forward_vjp(&self, x: F, t: F, g: F, v: F) -> F {
+        let a = x.abs();
+        let d = if a < F::of(0.5) {
+            (F::one() - t) * (F::one() + t)
+        } else {
+            let e = (F::of(-2.0) * a).exp();
+            let one_e = F::one() + e;
+            F::of(4.0) * e / (one_e * one_e)
+        };
+        g * d - v * (t + t)
+    }
+
+    /// `dx/dy = 1/(1 − y²)`, `d(−ln(1 − y²))/dy = 2y/(1 − y²)`; `y` is exact here.
+    #[inline]
+    fn inverse_vjp(&self, y: F, _x: F, g: F, v: F) -> F {
+        (g + v * (y + y)) / ((F::one() - y) * (F::one() + y))
+    }
+}
+
 impl<F: Float> Bijector<F> for Tanh {
     fn dim(&self) -> Option<usize> {
         None
     }
 
-    fn forward_and_log_det(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&x, None, FWD)?;
-        map_with_log_det(&x, FWD, |v| {
-            let t = v.tanh();
-            if t.abs() < F::one() {
-                Ok((t, log_derivative(v, t)))
-            } else {
-                Err(Fail::Domain(SATURATED))
-            }
-        })
+    fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
+        super::pass(self, args)
     }
 
-    fn inverse_and_log_det(&self, y: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&y, None, INV)?;
-        // atanh of |y| < 1 is finite (at most ~19 in f64): nothing can overflow.
-        map_with_log_det(&y, INV, |v| {
-            if v.abs() < F::one() {
-                Ok((v.atanh(), inverse_log_derivative(v)))
-            } else {
-                Err(Fail::Domain(OPEN))
-            }
-        })
+    fn log_det(&self, args: PassArgs<'_, F>) -> Result<Array1<F>> {
+        super::log_det(self, args)
     }
 
-    /// `Σ ln(1 − tanh²x)` per row, for every finite `x` (saturated or not).
-    fn log_det_jacobian(&self, x: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&x, None, "Tanh log_det_jacobian")?;
-        row_sums(&x, FWD, |v| {
-            // tanh is only needed on the small-|x| branch.
-            let t = if v.abs() < F::of(0.5) { v.tanh() } else { F::one() };
-            Ok(log_derivative(v, t))
-        })
-    }
-
-    fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&y, None, "Tanh inverse_log_det_jacobian")?;
-        row_sums(&y, INV, |v| {
-            if v.abs() < F::one() {
-                Ok(inverse_log_derivative(v))
-            } else {
-                Err(Fail::Domain(OPEN))
-            }
-        })
-    }
-    fn forward_backward(
+    fn backward(
         &self,
-        x: ArrayView2<F>,
-        y: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_y: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        // dy/dx = 1 − t² (t = y), evaluated as 4e/(1 + e)², e = exp(−2|x|), where 1 − t² cancels;
-        // d ln(1 − tanh²x)/dx = −2t.
-        elementwise_backward(&x, &y, &grad_y, &grad_log_det, grad_params, |x, t, g, v| {
-            let a = x.abs();
-            let d = if a < F::of(0.5) {
-                (F::one() - t) * (F::one() + t)
-            } else {
-                let e = (F::of(-2.0) * a).exp();
-                let one_e = F::one() + e;
-                F::of(4.0) * e / (one_e * one_e)
-            };
-            g * d - v * (t + t)
-        })
-    }
-
-    fn inverse_backward(
-        &self,
-        y: ArrayView2<F>,
-        x: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_x: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        // dx/dy = 1/(1 − y²), d(−ln(1 − y²))/dy = 2y/(1 − y²); y is exact here.
-        elementwise_backward(&y, &x, &grad_x, &grad_log_det, grad_params, |y, _, g, v| {
-            (g + v * (y + y)) / ((F::one() - y) * (F::one() + y))
-        })
+        record: &PassRecord<'_, F>,
+        cotangents: &Cotangents<'_, F>,
+        _grads: GradientsMut<'_, F>,
+    ) -> Result<InputGrads<F>> {
+        super::backward(self, record, cotangents)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{assert_close, fd_log_det};
+    use super::super::fd::{assert_close, check_backward, fd_log_det};
     use super::*;
-    use crate::error::Error;
+    use crate::core::{Direction, Error};
     use ndarray::{array, Axis};
 
     #[test]
@@ -233,5 +234,14 @@ mod tests {
         assert_close(ld, fd_log_det(&Tanh, &x), 1e-6, "fd");
         let (_, ld2) = Tanh.forward_and_log_det(x.view().insert_axis(Axis(0))).unwrap();
         assert_close(ld2[0], ld, 1e-15, "fused vs alone");
+    }
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        let map = Tanh;
+        let x = array![[0.3_f64, -1.2, 2.1], [-2.4, 0.0, 0.9]];
+        check_backward(&map, Direction::Forward, &x, None, 7, 1e-6);
+        let y = map.forward(x.view()).unwrap();
+        check_backward(&map, Direction::Inverse, &y, None, 8, 1e-6);
     }
 }
