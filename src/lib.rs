@@ -2,12 +2,15 @@
 #![deny(missing_docs)]
 
 pub mod core;
+pub mod flow;
 pub mod layers;
+pub mod train;
 
 pub use crate::core::{
     Bijector, Cotangents, Direction, Error, Float, Gradients, GradientsMut, ImageShape, InputGrads, Param,
     ParamMut, Pass, PassArgs, PassRecord, Recorded, Result, Tape,
 };
+pub use flow::{BaseDistribution, Flow, Normal, StandardNormal};
 pub use layers::{Affine, Chain, Invert};
 #[path = "nn"]
 pub mod nn {
