@@ -2,14 +2,17 @@
 #![deny(missing_docs)]
 
 pub mod core;
+pub mod flow;
 pub mod guide;
 pub(crate) mod kernels;
 pub mod layers;
 pub mod nn;
+pub mod train;
 
 pub use crate::core::{
     Bijector, Cotangents, Direction, Error, Float, Gradients, GradientsMut, ImageShape, InputGrads, Param,
     ParamMut, Pass, PassArgs, PassRecord, Recorded, Result, Tape,
 };
+pub use flow::{BaseDistribution, Flow, Normal, StandardNormal};
 pub use layers::{Affine, Chain, Exp, Invert, Logit, Permutation, Sigmoid, Softplus, Tanh};
 pub use nn::{Activation, Conditioner, Mlp, MlpConfig};

@@ -1,32 +1,46 @@
-//! [`Flow`]: a base distribution pushed through a bijector.
+//! [`Flow`]: a base distribution pushed through a bijector, optionally conditioned on a context.
 //!
-//! With `x = f(z)`, `z ~ base`, the change of variables gives
+//! With `x = f(z)`, `z ~ base` (and a per-row context `c` for a conditional bijector, `x = f(z; c)`),
+//! the change of variables gives
 //!
-//! `log p(x) = log base(f⁻¹(x)) + log|det ∂f⁻¹/∂x|`,
+//! `log p(x | c) = log base(f⁻¹(x; c)) + log|det ∂f⁻¹/∂x|`,
 //!
-//! evaluated in one pass of `inverse_and_log_det`. Sampling draws `z` from the base and returns
-//! `f(z)`; [`Flow::sample_and_log_prob`] also returns `log p(x) = log base(z) − log|det ∂f/∂z|`.
+//! evaluated in one [`Direction::Inverse`] pass. Sampling draws `z` from the base and runs one
+//! [`Direction::Forward`] pass; [`Flow::sample_and_log_prob`] also returns
+//! `log p(x) = log base(z) − log|det ∂f/∂z|` from that same pass. A flow without context passes
+//! `None` down and pays nothing for the conditional machinery.
 //!
 //! # Training objectives
 //!
-//! * Maximum likelihood: [`Flow::nll_and_grad`] returns `L = −(1/n) Σ_i log p(x_i)` and `∂L/∂θ`, by
-//!   one recorded inverse pass and its backward with `∂L/∂z_i = −(1/n) ∇ log base(z_i)` and
-//!   `∂L/∂log_det_i = −1/n`.
-//! * Reverse KL (variational fitting to an unnormalised target `p̃`): [`Flow::reverse_kl_and_grad`]
-//!   draws `z_i ~ base`, pushes them forward, `x_i = f(z_i)`, and returns
-//!   `L = (1/n) Σ_i [log q(x_i) − log p̃(x_i)]` with `log q(x_i) = log base(z_i) − log|det ∂f/∂z_i|`
-//!   (an estimate of `KL(q‖p) − log Z`) and its reparameterised gradient, by one recorded forward
-//!   pass and its backward with `∂L/∂x_i = −(1/n) ∇ log p̃(x_i)` and `∂L/∂log_det_i = −1/n`.
+//! * Maximum likelihood: [`Flow::nll_and_grad`] returns `L = −(1/n) Σ_i log p(x_i)` and adds
+//!   `∂L/∂θ` into a reused [`Gradients`] buffer, by one recorded inverse pass and its backward
+//!   with cotangents `∂L/∂z_i = −(1/n) ∇ log base(z_i)` and `∂L/∂log_det_i = −1/n`. The
+//!   conditional [`Flow::nll_and_grad_with`] also returns `∂L/∂c` (the bijector's context
+//!   gradient; zero when no layer reads the context).
+//! * Reverse KL (variational fitting to an unnormalised target `p̃`):
+//!   [`Flow::reverse_kl_and_grad`] draws `z_i ~ base`, pushes them forward, `x_i = f(z_i)`, and
+//!   returns `L = (1/n) Σ_i [log q(x_i) − log p̃(x_i)]` with `log q(x_i) = log base(z_i) −
+//!   log|det ∂f/∂z_i|` (an estimate of `KL(q‖p) − log Z`) and its reparameterised gradient, by
+//!   one recorded forward pass and its backward with `∂L/∂x_i = −(1/n) ∇ log p̃(x_i)` and
+//!   `∂L/∂log_det_i = −1/n` (`log base(z_i)` does not depend on `θ`).
+//!
+//! Every method validates its input and returns an error instead of a non-finite result.
 
-use crate::bijector::Bijector;
-use crate::distribution::BaseDistribution;
-use crate::error::{Error, Result};
-use crate::float::Float;
-use ndarray::{Array1, Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMutD, Zip};
+use crate::core::validate;
+use crate::core::{Bijector, Cotangents, Direction, Error, Float, Gradients, Param, ParamMut, Result};
+use crate::flow::base::BaseDistribution;
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Zip};
+use rand::distr::Distribution;
 use rand::Rng;
 use std::marker::PhantomData;
 
+/// How many overflowing draws in a row [`Distribution::sample`] tolerates before it panics.
+const MAX_RESAMPLES: usize = 100;
+
 /// A normalising flow: base distribution `D` and bijector `B` (forward = base → data).
+///
+/// Parameters are the bijector's, under its names (`flow.param("0.shift")` for the first layer
+/// of a [`Chain`](crate::Chain)).
 ///
 /// ```
 /// use bijectors::{Affine, Flow, StandardNormal};
@@ -34,20 +48,40 @@ use std::marker::PhantomData;
 /// use rand::SeedableRng;
 ///
 /// // x = 2 z + 1 with z ~ N(0, 1) is N(1, 4).
-/// let flow = Flow::new(StandardNormal::new(1).unwrap(), Affine::scalar(2.0_f64.ln(), 1.0).unwrap()).unwrap();
-/// let lp = flow.log_prob(array![[3.0]].view()).unwrap();
+/// let flow = Flow::new(StandardNormal::new(1)?, Affine::scalar(2.0_f64.ln(), 1.0)?)?;
+/// let lp = flow.log_prob(array![[3.0]].view())?;
 /// let expected = -0.5 - 2.0_f64.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
 /// assert!((lp[0] - expected).abs() < 1e-12);
 ///
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-/// let x = flow.sample(1000, &mut rng).unwrap();
-/// let mean = x.mean().unwrap();
-/// assert!((mean - 1.0).abs() < 0.2);
+/// let x = flow.sample(1000, &mut rng)?;
+/// assert!((x.mean().unwrap() - 1.0).abs() < 0.2);
+///
+/// // One draw at a time, as a `rand` distribution.
+/// use rand::distr::Distribution;
+/// let one: ndarray::Array1<f64> = Distribution::sample(&flow, &mut rng);
+/// assert_eq!(one.len(), 1);
+/// assert_eq!(flow.param("shift").unwrap()[0], 1.0);
+/// # Ok::<(), bijectors::Error>(())
 /// ```
 pub struct Flow<F: Float, D: BaseDistribution<F>, B: Bijector<F>> {
     base: D,
     bijector: B,
     _float: PhantomData<F>,
+}
+
+impl<F: Float, D: BaseDistribution<F> + Clone, B: Bijector<F> + Clone> Clone for Flow<F, D, B> {
+    fn clone(&self) -> Self {
+        Self { base: self.base.clone(), bijector: self.bijector.clone(), _float: PhantomData }
+    }
+}
+
+impl<F: Float, D: BaseDistribution<F> + std::fmt::Debug, B: Bijector<F> + std::fmt::Debug> std::fmt::Debug
+    for Flow<F, D, B>
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flow").field("base", &self.base).field("bijector", &self.bijector).finish()
+    }
 }
 
 impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
@@ -61,10 +95,52 @@ impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
         Ok(Self { base, bijector, _float: PhantomData })
     }
 
-    /// `log p(x)` for each row of `x`.
+    /// Width `D` of a sample.
+    pub fn dim(&self) -> usize {
+        self.base.dim()
+    }
+
+    /// The context width of a conditional flow (its bijector's), `None` for an unconditional one.
+    pub fn context_dim(&self) -> Option<usize> {
+        self.bijector.context_dim()
+    }
+
+    /// Checks a data batch's width against the base's before any work is done.
+    fn check_width(&self, x: &ArrayView2<F>) -> Result<()> {
+        if x.ncols() != self.base.dim() {
+            return Err(Error::WidthMismatch { expected: self.base.dim(), got: x.ncols() });
+        }
+        Ok(())
+    }
+
+    fn log_prob_inner(&self, x: ArrayView2<F>, context: Option<ArrayView2<F>>) -> Result<Array1<F>> {
+        self.check_width(&x)?;
+        let (z, log_det) = self.bijector.transform(Direction::Inverse, x, context)?;
+        let lp = self.base.log_prob(z.view())? + &log_det;
+        validate::log_det(&lp.view(), "Flow log_prob")?;
+        Ok(lp)
+    }
+
+    /// `log p(x)` for each row of `x` (an unconditional flow).
     pub fn log_prob(&self, x: ArrayView2<F>) -> Result<Array1<F>> {
-        let (z, log_det) = self.bijector.inverse_and_log_det(x)?;
-        Ok(self.base.log_prob(z.view())? + log_det)
+        self.log_prob_inner(x, None)
+    }
+
+    /// `log p(x_i | c_i)` for each row of `x` and the matching row of `context`.
+    pub fn log_prob_with(&self, x: ArrayView2<F>, context: ArrayView2<F>) -> Result<Array1<F>> {
+        self.log_prob_inner(x, Some(context))
+    }
+
+    fn sample_inner<R: Rng + ?Sized>(
+        &self,
+        n: usize,
+        context: Option<ArrayView2<F>>,
+        rng: &mut R,
+    ) -> Result<(Array2<F>, Array1<F>, Array1<F>)> {
+        let z = self.base.sample(n, rng)?;
+        let base_lp = self.base.log_prob(z.view())?;
+        let (x, log_det) = self.bijector.transform(Direction::Forward, z.view(), context)?;
+        Ok((x, base_lp, log_det))
     }
 
     /// `n` samples `x = f(z)`, `z ~ base`, reproducible for a seeded `rng`.
@@ -73,74 +149,120 @@ impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
         self.bijector.forward(z.view())
     }
 
+    /// One sample per row of `context`: row `i` is `f(z_i; c_i)`, `z_i ~ base`.
+    pub fn sample_with<R: Rng + ?Sized>(&self, context: ArrayView2<F>, rng: &mut R) -> Result<Array2<F>> {
+        let z = self.base.sample(context.nrows(), rng)?;
+        Ok(self.bijector.transform(Direction::Forward, z.view(), Some(context))?.0)
+    }
+
     /// `n` samples together with their log-density, from one forward pass.
     pub fn sample_and_log_prob<R: Rng + ?Sized>(
         &self,
         n: usize,
         rng: &mut R,
     ) -> Result<(Array2<F>, Array1<F>)> {
-        let z = self.base.sample(n, rng)?;
-        let base_lp = self.base.log_prob(z.view())?;
-        let (x, log_det) = self.bijector.forward_and_log_det(z.view())?;
-        Ok((x, base_lp - log_det))
+        let (x, base_lp, log_det) = self.sample_inner(n, None, rng)?;
+        finish_log_prob(x, base_lp, log_det)
     }
 
-    /// Mean negative log-likelihood of the batch `x` and its gradient with respect to the
-    /// bijector's parameters (same order and shapes as [`params`](Flow::params)).
+    /// One sample per row of `context` with its log-density `log p(x_i | c_i)`.
+    pub fn sample_and_log_prob_with<R: Rng + ?Sized>(
+        &self,
+        context: ArrayView2<F>,
+        rng: &mut R,
+    ) -> Result<(Array2<F>, Array1<F>)> {
+        let (x, base_lp, log_det) = self.sample_inner(context.nrows(), Some(context), rng)?;
+        finish_log_prob(x, base_lp, log_det)
+    }
+
+    /// Checks that `grads` fits this flow's parameters and zeroes it.
+    fn prepare(&self, grads: &mut Gradients<F>) -> Result<()> {
+        if !grads.matches(&self.bijector.params()) {
+            return Err(Error::InvalidParameter(
+                "Flow: the gradient buffers are not named and shaped like the flow's parameters \
+                 (make them with Flow::zero_grads)"
+                    .into(),
+            ));
+        }
+        grads.zero();
+        Ok(())
+    }
+
+    fn nll_inner(
+        &self,
+        x: ArrayView2<F>,
+        context: Option<ArrayView2<F>>,
+        grads: &mut Gradients<F>,
+    ) -> Result<(F, Option<Array2<F>>)> {
+        self.check_width(&x)?;
+        self.prepare(grads)?;
+        let rows = x.nrows();
+        let recorded = self.bijector.record(Direction::Inverse, x, context)?;
+        let z = recorded.output();
+        let n = F::of(rows as f64);
+        let log_p = self.base.log_prob(z.view())? + recorded.log_det();
+        let nll = -log_p.sum() / n;
+        if !nll.is_finite() {
+            return Err(Error::Overflow { context: "Flow negative log-likelihood", row: 0, col: 0 });
+        }
+        let mut grad_z = self.base.log_prob_grad(z.view())?;
+        grad_z.mapv_inplace(|g| -g / n);
+        let grad_log_det = Array1::from_elem(rows, -F::one() / n);
+        let cot = Cotangents { output: grad_z.view(), log_det: grad_log_det.view() };
+        let input_grads = self.bijector.gradient(&recorded, cot, grads)?;
+        Ok((nll, input_grads.context))
+    }
+
+    /// Mean negative log-likelihood `−(1/n) Σ log p(x_i)` of the batch `x`; its gradient with
+    /// respect to the parameters is written into `grads` (zeroed first, no buffer allocated; make
+    /// it once with [`zero_grads`](Flow::zero_grads)). After an error the contents of `grads` are
+    /// unspecified.
     ///
     /// ```
     /// use bijectors::{Affine, Flow, StandardNormal};
     /// use ndarray::array;
     ///
     /// // x = z·e^a + b; at a = 0, b = 0 the NLL of x = 1 has ∂/∂b = −1 and ∂/∂a = 1 − x² = 0.
-    /// let flow = Flow::new(StandardNormal::new(1).unwrap(), Affine::<f64>::identity(1).unwrap()).unwrap();
-    /// let (nll, grads) = flow.nll_and_grad(array![[1.0]].view()).unwrap();
+    /// let flow = Flow::new(StandardNormal::new(1)?, Affine::<f64>::identity(1)?)?;
+    /// let mut grads = flow.zero_grads();
+    /// let nll = flow.nll_and_grad(array![[1.0]].view(), &mut grads)?;
     /// assert!((nll - (0.5 + 0.5 * (2.0 * std::f64::consts::PI).ln())).abs() < 1e-12);
-    /// assert!(grads[0][[0]].abs() < 1e-12 && (grads[1][[0]] + 1.0).abs() < 1e-12);
+    /// assert!(grads.get("log_scale").unwrap()[0].abs() < 1e-12);
+    /// assert!((grads.get("shift").unwrap()[0] + 1.0).abs() < 1e-12);
+    /// # Ok::<(), bijectors::Error>(())
     /// ```
-    pub fn nll_and_grad(&self, x: ArrayView2<F>) -> Result<(F, Vec<ArrayD<F>>)> {
-        let (z, log_det, tape) = self.bijector.inverse_recorded(x)?;
-        let n = F::of(x.nrows() as f64);
-        let log_p = self.base.log_prob(z.view())? + &log_det;
-        let nll = -log_p.sum() / n;
-        let mut grad_z = self.base.log_prob_grad(z.view())?;
-        grad_z.mapv_inplace(|g| -g / n);
-        let grad_log_det = Array1::from_elem(x.nrows(), -F::one() / n);
-        let mut grads = self.zero_grads();
-        let mut views: Vec<ArrayViewMutD<F>> = grads.iter_mut().map(|g| g.view_mut()).collect();
-        self.bijector.inverse_backward(x, z.view(), &tape, grad_z.view(), grad_log_det.view(), &mut views)?;
-        Ok((nll, grads))
+    pub fn nll_and_grad(&self, x: ArrayView2<F>, grads: &mut Gradients<F>) -> Result<F> {
+        Ok(self.nll_inner(x, None, grads)?.0)
     }
 
-    /// Reverse-KL objective `(1/n) Σ [log q(x_i) − log p̃(x_i)]` over `n` samples `x_i = f(z_i)`
-    /// and its reparameterised gradient (see the [module docs](crate::flow)).
-    ///
-    /// `target` returns, for a batch, `log p̃` per row and its gradient `∇ log p̃` (same shape as
-    /// the batch); `p̃` need not be normalised.
-    ///
-    /// ```
-    /// use bijectors::{Affine, Flow, StandardNormal};
-    /// use ndarray::Array1;
-    /// use rand::SeedableRng;
-    ///
-    /// // Target N(3, 1): at the start (x = z) the gradient pulls the shift towards +3.
-    /// let flow = Flow::new(StandardNormal::new(1).unwrap(), Affine::<f64>::identity(1).unwrap()).unwrap();
-    /// let target = |x: ndarray::ArrayView2<f64>| {
-    ///     let lp: Array1<f64> = x.column(0).mapv(|v| -0.5 * (v - 3.0) * (v - 3.0));
-    ///     Ok((lp, x.mapv(|v| 3.0 - v)))
-    /// };
-    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    /// let (_kl, grads) = flow.reverse_kl_and_grad(4096, &mut rng, target).unwrap();
-    /// assert!((grads[1][[0]] + 3.0).abs() < 0.1); // ∂L/∂b = −E[3 − x] ≈ −3
-    /// ```
-    pub fn reverse_kl_and_grad<R, T>(&self, n: usize, rng: &mut R, target: T) -> Result<(F, Vec<ArrayD<F>>)>
+    /// The conditional [`nll_and_grad`](Flow::nll_and_grad): mean `−log p(x_i | c_i)`, its
+    /// parameter gradient written into `grads`, and `∂NLL/∂context` returned (shaped like
+    /// `context`; zeros when no layer reads the context).
+    pub fn nll_and_grad_with(
+        &self,
+        x: ArrayView2<F>,
+        context: ArrayView2<F>,
+        grads: &mut Gradients<F>,
+    ) -> Result<(F, Array2<F>)> {
+        let (nll, grad_context) = self.nll_inner(x, Some(context), grads)?;
+        Ok((nll, grad_context.unwrap_or_else(|| Array2::zeros(context.raw_dim()))))
+    }
+
+    fn reverse_kl_inner<T>(
+        &self,
+        z: ArrayView2<F>,
+        context: Option<ArrayView2<F>>,
+        target: T,
+        grads: &mut Gradients<F>,
+    ) -> Result<F>
     where
-        R: Rng + ?Sized,
-        T: Fn(ArrayView2<F>) -> Result<(Array1<F>, Array2<F>)>,
+        T: FnOnce(ArrayView2<F>) -> Result<(Array1<F>, Array2<F>)>,
     {
-        let z = self.base.sample(n, rng)?;
-        let base_lp = self.base.log_prob(z.view())?;
-        let (x, log_det, tape) = self.bijector.forward_recorded(z.view())?;
+        self.prepare(grads)?;
+        let base_lp = self.base.log_prob(z)?;
+        let n = z.nrows();
+        let recorded = self.bijector.record(Direction::Forward, z, context)?;
+        let x = recorded.output();
         let (target_lp, mut grad_x) = target(x.view())?;
         if target_lp.len() != n || grad_x.dim() != x.dim() {
             return Err(Error::InvalidParameter(format!(
@@ -150,42 +272,121 @@ impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
                 x.dim()
             )));
         }
-        crate::check::batch(&target_lp.view().insert_axis(ndarray::Axis(1)), None, "target log-density")?;
-        crate::check::batch(&grad_x.view(), None, "target log-density gradient")?;
+        validate::batch(&target_lp.view().insert_axis(Axis(1)), None, "target log-density")?;
+        validate::batch(&grad_x.view(), None, "target log-density gradient")?;
         let scale = F::one() / F::of(n as f64);
         let mut objective = F::zero();
         Zip::from(&base_lp)
-            .and(&log_det)
+            .and(recorded.log_det())
             .and(&target_lp)
             .for_each(|&b, &l, &t| objective += (b - l - t) * scale);
+        if !objective.is_finite() {
+            return Err(Error::Overflow { context: "Flow reverse KL", row: 0, col: 0 });
+        }
         grad_x.mapv_inplace(|g| -g * scale);
         let grad_log_det = Array1::from_elem(n, -scale);
-        let mut grads = self.zero_grads();
-        let mut views: Vec<ArrayViewMutD<F>> = grads.iter_mut().map(|g| g.view_mut()).collect();
-        self.bijector.forward_backward(
-            z.view(),
-            x.view(),
-            &tape,
-            grad_x.view(),
-            grad_log_det.view(),
-            &mut views,
-        )?;
-        Ok((objective, grads))
+        let cot = Cotangents { output: grad_x.view(), log_det: grad_log_det.view() };
+        self.bijector.gradient(&recorded, cot, grads)?;
+        Ok(objective)
     }
 
-    /// Zero arrays shaped like the parameters (gradient buffers).
-    pub fn zero_grads(&self) -> Vec<ArrayD<F>> {
-        self.bijector.params().iter().map(|p| ArrayD::zeros(p.raw_dim())).collect()
+    /// Reverse-KL objective `(1/n) Σ [log q(x_i) − log p̃(x_i)]` over `n` fresh samples
+    /// `x_i = f(z_i)`; its reparameterised gradient is written into `grads` (zeroed first).
+    ///
+    /// `target` returns, for a batch, `log p̃` per row and its gradient `∇ log p̃` (same shape as
+    /// the batch); `p̃` need not be normalised.
+    ///
+    /// ```
+    /// use bijectors::{Affine, Flow, StandardNormal};
+    /// use ndarray::{Array1, ArrayView2};
+    /// use rand::SeedableRng;
+    ///
+    /// // Target N(3, 1): at the start (x = z) the gradient pulls the shift towards +3.
+    /// let flow = Flow::new(StandardNormal::new(1)?, Affine::<f64>::identity(1)?)?;
+    /// let target = |x: ArrayView2<f64>| {
+    ///     let lp: Array1<f64> = x.column(0).mapv(|v| -0.5 * (v - 3.0) * (v - 3.0));
+    ///     Ok((lp, x.mapv(|v| 3.0 - v)))
+    /// };
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// let mut grads = flow.zero_grads();
+    /// let _kl = flow.reverse_kl_and_grad(4096, &mut rng, target, &mut grads)?;
+    /// assert!((grads.get("shift").unwrap()[0] + 3.0).abs() < 0.1); // ∂L/∂b = −E[3 − x] ≈ −3
+    /// # Ok::<(), bijectors::Error>(())
+    /// ```
+    pub fn reverse_kl_and_grad<R, T>(
+        &self,
+        n: usize,
+        rng: &mut R,
+        target: T,
+        grads: &mut Gradients<F>,
+    ) -> Result<F>
+    where
+        R: Rng + ?Sized,
+        T: FnOnce(ArrayView2<F>) -> Result<(Array1<F>, Array2<F>)>,
+    {
+        let z = self.base.sample(n, rng)?;
+        self.reverse_kl_inner(z.view(), None, target, grads)
     }
 
-    /// The bijector's trainable parameters, in its fixed order.
-    pub fn params(&self) -> Vec<ArrayViewD<'_, F>> {
+    /// [`reverse_kl_and_grad`](Flow::reverse_kl_and_grad) on given base draws `z` (one a row),
+    /// for common random numbers or a deterministic objective.
+    pub fn reverse_kl_and_grad_from<T>(
+        &self,
+        z: ArrayView2<F>,
+        target: T,
+        grads: &mut Gradients<F>,
+    ) -> Result<F>
+    where
+        T: FnOnce(ArrayView2<F>) -> Result<(Array1<F>, Array2<F>)>,
+    {
+        self.reverse_kl_inner(z, None, target, grads)
+    }
+
+    /// The conditional reverse KL: one base draw per row of `context`, `x_i = f(z_i; c_i)`, and
+    /// `target(x, context)` returns `log p̃(x_i | c_i)` and its gradient in `x`.
+    pub fn reverse_kl_and_grad_with<R, T>(
+        &self,
+        context: ArrayView2<F>,
+        rng: &mut R,
+        target: T,
+        grads: &mut Gradients<F>,
+    ) -> Result<F>
+    where
+        R: Rng + ?Sized,
+        T: FnOnce(ArrayView2<F>, ArrayView2<F>) -> Result<(Array1<F>, Array2<F>)>,
+    {
+        let z = self.base.sample(context.nrows(), rng)?;
+        self.reverse_kl_inner(z.view(), Some(context), |x| target(x, context), grads)
+    }
+
+    /// Zero gradient buffers named and shaped like the parameters, to reuse across steps.
+    pub fn zero_grads(&self) -> Gradients<F> {
+        Gradients::for_params(&self.bijector.params())
+    }
+
+    /// The bijector's trainable parameters, named, in its fixed order.
+    pub fn params(&self) -> Vec<Param<'_, F>> {
         self.bijector.params()
     }
 
-    /// Mutable views of the parameters, in the order of [`params`](Flow::params).
-    pub fn params_mut(&mut self) -> Vec<ArrayViewMutD<'_, F>> {
+    /// Mutable views of the parameters, named and ordered as [`params`](Flow::params).
+    pub fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
         self.bijector.params_mut()
+    }
+
+    /// The parameter named `name`, if any.
+    pub fn param(&self, name: &str) -> Option<ArrayViewD<'_, F>> {
+        self.bijector.params().into_iter().find(|p| p.name == name).map(|p| p.value)
+    }
+
+    /// The parameter named `name`, mutably, if any.
+    pub fn param_mut(&mut self, name: &str) -> Option<ArrayViewMutD<'_, F>> {
+        self.bijector.params_mut().into_iter().find(|p| p.name == name).map(|p| p.value)
+    }
+
+    /// Total number of scalar trainable parameters.
+    pub fn num_params(&self) -> usize {
+        self.bijector.num_params()
     }
 
     /// The base distribution.
@@ -202,4 +403,54 @@ impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
     pub fn bijector_mut(&mut self) -> &mut B {
         &mut self.bijector
     }
+
+    /// The base distribution and the bijector.
+    pub fn into_parts(self) -> (D, B) {
+        (self.base, self.bijector)
+    }
 }
+
+/// `(x, log base(z) − log|det ∂f/∂z|)`, checked finite.
+fn finish_log_prob<F: Float>(
+    x: Array2<F>,
+    base_lp: Array1<F>,
+    log_det: Array1<F>,
+) -> Result<(Array2<F>, Array1<F>)> {
+    let lp = base_lp - log_det;
+    validate::log_det(&lp.view(), "Flow sample_and_log_prob")?;
+    Ok((x, lp))
+}
+
+/// Single draws of an unconditional flow, as `rand_distr`'s distributions give them:
+/// `Distribution::sample(&flow, &mut rng)`, `rng.sample(&flow)`, `(&flow).sample_iter(rng)`.
+///
+/// `Distribution::sample` cannot return an error, so:
+///
+/// * a draw whose forward pass **overflows** (only possible far in the base's tails, for a flow
+///   with finite parameters) is discarded and drawn again; the result is the flow's distribution
+///   conditioned on a finite sample, which differs from it only by that (numerically negligible)
+///   event. After 100 overflows in a row the method panics (the flow is then numerically broken).
+/// * any **other** error is a programming error and panics at once with the error's message: a
+///   conditional flow (use [`Flow::sample_with`]), a parameter set to NaN through `params_mut`, a
+///   layer whose domain does not cover the base's support.
+///
+/// [`Flow::sample`] is the fallible, batched alternative that never panics.
+impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Distribution<Array1<F>> for Flow<F, D, B> {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Array1<F> {
+        if let Some(width) = self.bijector.context_dim() {
+            panic!("Flow as a rand Distribution: the flow is conditional (context width {width}); use Flow::sample_with");
+        }
+        for _ in 0..MAX_RESAMPLES {
+            match Flow::sample(self, 1, rng) {
+                Ok(x) => return x.row(0).to_owned(),
+                Err(Error::Overflow { .. }) => continue,
+                Err(e) => panic!("Flow as a rand Distribution: {e}"),
+            }
+        }
+        panic!("Flow as a rand Distribution: {MAX_RESAMPLES} draws in a row overflowed");
+    }
+}
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod tests;

@@ -20,22 +20,23 @@
 //! State: two arrays (`m`, `v`) per parameter array, i.e. twice the parameter memory, allocated on the
 //! first step.
 
-use super::optimizer::{self, OverflowGuard};
+use super::optimizer::{self, OverflowGuard, ParamState};
 use super::Optimizer;
-use crate::error::{Error, Result};
-use crate::float::Float;
-use ndarray::{ArrayD, ArrayViewMutD, Zip};
+use crate::core::{Error, Float, Gradients, ParamMut, Result};
+use ndarray::{ArrayD, Zip};
 
 /// How [`Adam`] applies weight decay `λ`.
 ///
 /// ```
 /// use bijectors::train::{AdamConfig, Optimizer, WeightDecay};
+/// use bijectors::{Gradients, Param, ParamMut};
 /// use ndarray::ArrayD;
 ///
 /// // With a zero gradient, AdamW-style decay still shrinks the parameter by lr·λ·p.
 /// let mut adam = AdamConfig::new(0.1).weight_decay(WeightDecay::Decoupled(0.5)).build::<f64>().unwrap();
 /// let mut p = ArrayD::from_elem(vec![1], 2.0);
-/// adam.step(&mut [p.view_mut()], &[ArrayD::zeros(vec![1])]).unwrap();
+/// let zero = Gradients::for_params(&[Param::new("p", p.view())]);
+/// adam.step(&mut [ParamMut::new("p", p.view_mut())], &zero).unwrap();
 /// assert!((p[[0]] - 2.0 * (1.0 - 0.1 * 0.5)).abs() < 1e-12);
 /// assert!(AdamConfig::new(0.1).weight_decay(WeightDecay::L2(-1.0)).build::<f64>().is_err());
 /// ```
@@ -159,11 +160,11 @@ impl AdamConfig {
     }
 }
 
-/// Adam's state: first and second moment estimates, one array per parameter array.
+/// Adam's state: first and second moment estimates, one array per parameter, by name.
 #[derive(Debug, Clone)]
 struct Moments<F: Float> {
-    m: Vec<ArrayD<F>>,
-    v: Vec<ArrayD<F>>,
+    m: ParamState<F>,
+    v: ParamState<F>,
 }
 
 /// The Adam optimizer, matching `torch.optim.Adam` (or `torch.optim.AdamW` with
@@ -171,12 +172,15 @@ struct Moments<F: Float> {
 ///
 /// ```
 /// use bijectors::train::{Adam, Optimizer};
-/// use ndarray::{arr1, ArrayD};
+/// use bijectors::{Gradients, Param, ParamMut};
+/// use ndarray::arr1;
 ///
 /// let mut p = arr1(&[1.0_f64, -2.0]).into_dyn();
 /// let mut adam = Adam::new(0.1).unwrap();
-/// let g: ArrayD<f64> = arr1(&[0.5, -4.0]).into_dyn();
-/// adam.step(&mut [p.view_mut()], &[g]).unwrap();
+/// let mut g = Gradients::for_params(&[Param::new("p", p.view())]);
+/// g.get_mut("p").unwrap().assign(&arr1(&[0.5, -4.0]));
+/// adam.step(&mut [ParamMut::new("p", p.view_mut())], &g).unwrap();
+/// assert!((adam.first_moment("p").unwrap()[0] - 0.05).abs() < 1e-15); // m = (1 − β₁)·g
 /// // The first bias-corrected step moves each coordinate by ≈ lr against its gradient's sign.
 /// assert!((p[[0]] - 0.9).abs() < 1e-6 && (p[[1]] + 1.9).abs() < 1e-6);
 /// ```
@@ -205,29 +209,40 @@ impl<F: Float> Adam<F> {
         self.last_grad_norm
     }
 
-    /// The first-moment estimates `m`, one array per parameter, once a step has been taken.
+    /// The first-moment estimates `m`, one array per parameter (in parameter order), once a step
+    /// has been taken.
     pub fn first_moments(&self) -> Option<&[ArrayD<F>]> {
-        self.moments.as_ref().map(|s| s.m.as_slice())
+        self.moments.as_ref().map(|s| s.m.arrays.as_slice())
     }
 
     /// The second-moment estimates `v`, one array per parameter, once a step has been taken.
     pub fn second_moments(&self) -> Option<&[ArrayD<F>]> {
-        self.moments.as_ref().map(|s| s.v.as_slice())
+        self.moments.as_ref().map(|s| s.v.arrays.as_slice())
+    }
+
+    /// The first-moment estimate of the parameter named `name`.
+    pub fn first_moment(&self, name: &str) -> Option<&ArrayD<F>> {
+        self.moments.as_ref()?.m.get(name)
+    }
+
+    /// The second-moment estimate of the parameter named `name`.
+    pub fn second_moment(&self, name: &str) -> Option<&ArrayD<F>> {
+        self.moments.as_ref()?.v.get(name)
     }
 }
 
 impl<F: Float> Optimizer<F> for Adam<F> {
-    fn step(&mut self, params: &mut [ArrayViewMutD<F>], grads: &[ArrayD<F>]) -> Result<()> {
+    fn step(&mut self, params: &mut [ParamMut<'_, F>], grads: &Gradients<F>) -> Result<()> {
         const CONTEXT: &str = "Adam step (row = parameter array, column = element)";
         let norm = optimizer::check_step(params, grads, CONTEXT)?;
         if let Some(state) = &self.moments {
-            optimizer::check_state(&state.m, params, CONTEXT)?;
+            state.m.check(params, CONTEXT)?;
         }
         let state = self.moments.get_or_insert_with(|| Moments {
-            m: optimizer::zeros_like(params),
-            v: optimizer::zeros_like(params),
+            m: ParamState::zeros_like(params),
+            v: ParamState::zeros_like(params),
         });
-        let (ms, vs) = (&mut state.m, &mut state.v);
+        let (ms, vs) = (&mut state.m.arrays, &mut state.v.arrays);
         self.t += 1;
         self.last_grad_norm = Some(norm);
 
@@ -250,10 +265,10 @@ impl<F: Float> Optimizer<F> for Adam<F> {
 
         let mut guard = OverflowGuard::default();
         for (k, (((p, g), m), v)) in
-            params.iter_mut().zip(grads).zip(ms.iter_mut()).zip(vs.iter_mut()).enumerate()
+            params.iter_mut().zip(grads.arrays()).zip(ms.iter_mut()).zip(vs.iter_mut()).enumerate()
         {
             let mut j = 0usize;
-            Zip::from(p).and(g).and(m).and(v).for_each(|p, &g, m, v| {
+            Zip::from(&mut p.value).and(g).and(m).and(v).for_each(|p, &g, m, v| {
                 let p0 = *p;
                 let g = g * clip + l2 * p0;
                 *m = *m + b1c * (g - *m);
@@ -295,6 +310,7 @@ impl<F: Float> Optimizer<F> for Adam<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::optimizer::testing::{gs, pm};
     use ndarray::{arr1, arr2, Array1};
 
     const P0: [f64; 4] = [1.0, -2.0, 0.5, 0.0];
@@ -305,7 +321,7 @@ mod tests {
         let mut p = Array1::from_iter(P0.iter().map(|&v| F::of(v))).into_dyn();
         for g in GRADS {
             let g = Array1::from_iter(g.iter().map(|&v| F::of(v))).into_dyn();
-            adam.step(&mut [p.view_mut()], &[g]).unwrap();
+            adam.step(&mut pm(vec![p.view_mut()]), &gs(&[g])).unwrap();
         }
         p.into_dimensionality().unwrap()
     }
@@ -366,7 +382,7 @@ mod tests {
         let mut p = arr2(&[[1.0, -2.0], [0.5, 3.0]]).into_dyn();
         let g = arr2(&[[0.3, -0.1], [2.0, -7.0]]).into_dyn();
         let want = &p - &g.mapv(|g| lr * g / (g.abs() + eps));
-        adam.step(&mut [p.view_mut()], std::slice::from_ref(&g)).unwrap();
+        adam.step(&mut pm(vec![p.view_mut()]), &gs(std::slice::from_ref(&g))).unwrap();
         assert!((&p - &want).iter().all(|d| d.abs() < 1e-15));
         let (m, v) = (adam.first_moments().unwrap(), adam.second_moments().unwrap());
         assert!((&m[0] - &(&g * 0.1)).iter().all(|d| d.abs() < 1e-15));
@@ -390,7 +406,7 @@ mod tests {
             }
             let g_mat = (&mat - &c_mat) * 2.0;
             let g_vec = (&vec - &c_vec) * 6.0;
-            adam.step(&mut [mat.view_mut(), vec.view_mut()], &[g_mat, g_vec]).unwrap();
+            adam.step(&mut pm(vec![mat.view_mut(), vec.view_mut()]), &gs(&[g_mat, g_vec])).unwrap();
         }
         assert!((&mat - &c_mat).iter().chain((&vec - &c_vec).iter()).all(|d| d.abs() < 1e-3), "{mat} {vec}");
     }
@@ -402,7 +418,7 @@ mod tests {
         let mut adam =
             AdamConfig::new(1.0).betas(0.0, 0.0).eps(eps).clip_grad_norm(1.0).build::<f64>().unwrap();
         let mut p = arr1(&[0.0, 0.0]).into_dyn();
-        adam.step(&mut [p.view_mut()], &[arr1(&[3.0, 4.0]).into_dyn()]).unwrap();
+        adam.step(&mut pm(vec![p.view_mut()]), &gs(&[arr1(&[3.0, 4.0]).into_dyn()])).unwrap();
         let c = 1.0 / (5.0 + 1e-6);
         let want = [-3.0 * c / (3.0 * c + eps), -4.0 * c / (4.0 * c + eps)];
         assert!((p[[0]] - want[0]).abs() < 1e-14 && (p[[1]] - want[1]).abs() < 1e-14, "{p}");
@@ -410,7 +426,7 @@ mod tests {
         let mut p = arr1(&[0.0]).into_dyn();
         adam.reset(); // other shapes: a fresh state is needed
 
-        adam.step(&mut [p.view_mut()], &[arr1(&[0.5]).into_dyn()]).unwrap();
+        adam.step(&mut pm(vec![p.view_mut()]), &gs(&[arr1(&[0.5]).into_dyn()])).unwrap();
         assert!((p[[0]] + 0.5 / 1.5).abs() < 1e-14);
     }
 
@@ -421,12 +437,12 @@ mod tests {
         let mut adamw =
             AdamConfig::new(0.1).weight_decay(WeightDecay::Decoupled(0.5)).build::<f64>().unwrap();
         let mut p = arr1(&[2.0, -4.0]).into_dyn();
-        adamw.step(&mut [p.view_mut()], std::slice::from_ref(&zero)).unwrap();
+        adamw.step(&mut pm(vec![p.view_mut()]), &gs(std::slice::from_ref(&zero))).unwrap();
         assert_eq!(p, arr1(&[2.0 * 0.95, -4.0 * 0.95]).into_dyn());
         // L2: the gradient becomes λp, normalised by Adam: a step of ≈ η against sign(p).
         let mut adam = AdamConfig::new(0.1).weight_decay(WeightDecay::L2(0.5)).build::<f64>().unwrap();
         let mut p = arr1(&[2.0, -4.0]).into_dyn();
-        adam.step(&mut [p.view_mut()], &[zero]).unwrap();
+        adam.step(&mut pm(vec![p.view_mut()]), &gs(&[zero])).unwrap();
         assert!((p[[0]] - 1.9).abs() < 1e-7 && (p[[1]] + 3.9).abs() < 1e-7, "{p}");
     }
 
@@ -467,29 +483,33 @@ mod tests {
         let ga = arr1(&[0.1, 0.2]).into_dyn();
         let gb = arr2(&[[0.3]]).into_dyn();
         // Wrong count, wrong shape, non-finite entry.
-        assert!(adam.step(&mut [a.view_mut(), b.view_mut()], std::slice::from_ref(&ga)).is_err());
-        assert!(adam.step(&mut [a.view_mut(), b.view_mut()], &[ga.clone(), ga.clone()]).is_err());
+        assert!(adam
+            .step(&mut pm(vec![a.view_mut(), b.view_mut()]), &gs(std::slice::from_ref(&ga)))
+            .is_err());
+        assert!(adam
+            .step(&mut pm(vec![a.view_mut(), b.view_mut()]), &gs(&[ga.clone(), ga.clone()]))
+            .is_err());
         let nan = arr2(&[[f64::NAN]]).into_dyn();
-        let err = adam.step(&mut [a.view_mut(), b.view_mut()], &[ga.clone(), nan]).unwrap_err();
+        let err = adam.step(&mut pm(vec![a.view_mut(), b.view_mut()]), &gs(&[ga.clone(), nan])).unwrap_err();
         assert!(matches!(err, Error::NonFinite { row: 1, col: 0, .. }), "{err}");
         let inf = arr1(&[0.0, f64::NEG_INFINITY]).into_dyn();
-        let err = adam.step(&mut [a.view_mut(), b.view_mut()], &[inf, gb.clone()]).unwrap_err();
+        let err = adam.step(&mut pm(vec![a.view_mut(), b.view_mut()]), &gs(&[inf, gb.clone()])).unwrap_err();
         assert!(matches!(err, Error::NonFinite { row: 0, col: 1, .. }), "{err}");
         assert_eq!((a.clone(), b.clone()), before);
         assert_eq!(adam.steps(), 0);
         assert!(adam.first_moments().is_none() && adam.second_moments().is_none());
         // A good step, then other shapes: Err until reset.
-        adam.step(&mut [a.view_mut(), b.view_mut()], &[ga.clone(), gb.clone()]).unwrap();
+        adam.step(&mut pm(vec![a.view_mut(), b.view_mut()]), &gs(&[ga.clone(), gb.clone()])).unwrap();
         let after = (a.clone(), b.clone());
         let mut c = arr1(&[1.0, 2.0, 3.0]).into_dyn();
         let gc = arr1(&[1.0, 1.0, 1.0]).into_dyn();
-        assert!(adam.step(&mut [c.view_mut()], std::slice::from_ref(&gc)).is_err());
-        assert!(adam.step(&mut [a.view_mut()], std::slice::from_ref(&ga)).is_err());
+        assert!(adam.step(&mut pm(vec![c.view_mut()]), &gs(std::slice::from_ref(&gc))).is_err());
+        assert!(adam.step(&mut pm(vec![a.view_mut()]), &gs(std::slice::from_ref(&ga))).is_err());
         assert_eq!((a.clone(), b.clone()), after);
         assert_eq!(adam.steps(), 1);
         adam.reset();
         assert_eq!(adam.steps(), 0);
-        adam.step(&mut [c.view_mut()], &[gc]).unwrap();
+        adam.step(&mut pm(vec![c.view_mut()]), &gs(&[gc])).unwrap();
         assert_eq!(adam.steps(), 1);
     }
 
@@ -497,7 +517,8 @@ mod tests {
     fn overflow_is_reported_and_not_written() {
         let mut adam = Adam::<f32>::new(1e37).unwrap();
         let mut p = arr1(&[f32::MAX, 1.0]).into_dyn();
-        let err = adam.step(&mut [p.view_mut()], &[arr1(&[-1.0_f32, 1.0]).into_dyn()]).unwrap_err();
+        let err =
+            adam.step(&mut pm(vec![p.view_mut()]), &gs(&[arr1(&[-1.0_f32, 1.0]).into_dyn()])).unwrap_err();
         assert!(matches!(err, Error::Overflow { row: 0, col: 0, .. }), "{err}");
         assert_eq!(p[[0]], f32::MAX);
         assert!(p[[1]].is_finite() && p[[1]] < 0.0); // the finite update was applied
@@ -508,7 +529,7 @@ mod tests {
         let mut opt: Box<dyn Optimizer<f64>> = Box::new(Adam::new(0.01).unwrap());
         let mut p = arr1(&P0).into_dyn();
         for g in GRADS {
-            opt.step(&mut [p.view_mut()], &[arr1(&g).into_dyn()]).unwrap();
+            opt.step(&mut pm(vec![p.view_mut()]), &gs(&[arr1(&g).into_dyn()])).unwrap();
         }
         assert_close(
             &p.into_dimensionality().unwrap(),
@@ -516,5 +537,29 @@ mod tests {
             1e-13,
         );
         assert_eq!(opt.steps(), 3);
+    }
+
+    #[test]
+    fn state_is_kept_by_name_and_reused() {
+        let mut adam = Adam::<f64>::new(0.1).unwrap();
+        let mut p = arr1(&[1.0, 2.0]).into_dyn();
+        let g = gs(&[arr1(&[0.5, -0.5]).into_dyn()]);
+        adam.step(&mut pm(vec![p.view_mut()]), &g).unwrap();
+        let (m_ptr, v_ptr) =
+            (adam.first_moment("p0").unwrap().as_ptr(), adam.second_moment("p0").unwrap().as_ptr());
+        for _ in 0..3 {
+            adam.step(&mut pm(vec![p.view_mut()]), &g).unwrap();
+        }
+        assert_eq!(adam.first_moment("p0").unwrap().as_ptr(), m_ptr);
+        assert_eq!(adam.second_moment("p0").unwrap().as_ptr(), v_ptr);
+        assert!(adam.first_moment("q").is_none());
+        // Gradients under another name, or parameters renamed since the state was built: errors.
+        let before = p.clone();
+        let mut renamed = vec![ParamMut::new("q", p.view_mut())];
+        assert!(adam.step(&mut renamed, &g).is_err());
+        let q = crate::core::Gradients::for_params(&[crate::core::Param::new("q", before.view())]);
+        assert!(adam.step(&mut renamed, &q).is_err());
+        assert_eq!(p, before);
+        assert_eq!(adam.steps(), 4);
     }
 }

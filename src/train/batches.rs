@@ -1,7 +1,7 @@
 //! Minibatches of a data set: which rows each step trains on ([`Sampling`]), and gathering them into a
 //! reused buffer.
 
-use crate::float::Float;
+use crate::core::Float;
 use ndarray::{s, Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;

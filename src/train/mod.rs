@@ -1,15 +1,17 @@
 //! Training flows: optimizers over parameter arrays and a fitting loop.
 //!
-//! * [`Optimizer`] — the trait: `step(params, grads)` updates the arrays of
-//!   [`Bijector::params_mut`](crate::Bijector::params_mut) in place from gradients of the same
-//!   shapes (as [`Flow::nll_and_grad`](crate::Flow::nll_and_grad) returns them); state is allocated
-//!   lazily and tied to the shapes; non-finite gradients are an error, never written.
+//! * [`Optimizer`] — the trait: `step(params, grads)` updates the named views of
+//!   [`Flow::params_mut`](crate::Flow::params_mut) in place from a [`Gradients`](crate::Gradients)
+//!   buffer named and shaped like them (as [`Flow::nll_and_grad`](crate::Flow::nll_and_grad) fills
+//!   it; a name or shape mismatch is an error); state is kept per parameter, allocated on the first
+//!   step and reused; non-finite gradients are an error, never written.
 //! * [`Adam`] ([`AdamConfig`], [`WeightDecay`]) — `torch.optim.Adam` / `torch.optim.AdamW`.
 //! * [`Sgd`] ([`SgdConfig`]) — `torch.optim.SGD` (momentum, dampening, Nesterov, L2 decay).
 //! * Both clip by global gradient norm on request, like `torch.nn.utils.clip_grad_norm_`.
 //! * [`fit()`] / [`fit_reverse_kl`] ([`FitConfig`], [`Sampling`], [`LrSchedule`], [`Progress`],
 //!   [`Control`], [`FitReport`]) — the training loop: seeded minibatches, learning-rate schedule,
-//!   held-out evaluation with best-checkpoint keeping and early stopping, progress callback.
+//!   held-out evaluation with best-checkpoint keeping and early stopping, a progress callback that
+//!   also sees the flow, and one gradient buffer reused by every step.
 //!
 //! ```
 //! use bijectors::train::{fit, Adam, Control, FitConfig};
@@ -21,8 +23,9 @@
 //! let mut adam = Adam::new(0.02).unwrap();
 //! let config = FitConfig::new(200, 4).report_every(50);
 //! let mut reports = 0;
-//! let report = fit(&mut flow, data.view(), None, &mut adam, &config, |_progress| {
-//!     reports += 1; // e.g. update a progress bar
+//! let report = fit(&mut flow, data.view(), None, &mut adam, &config, |_progress, flow| {
+//!     reports += 1; // e.g. update a progress bar, or sample from the flow
+//!     assert_eq!(flow.num_params(), 4);
 //!     Control::Continue
 //! })
 //! .unwrap();

@@ -3,7 +3,7 @@
 //! A schedule gives a factor applied to the optimizer's learning rate at the start of the fit
 //! (`η_t = factor(t)·η₀`); `t` counts from 1 to the number of steps `T`.
 
-use crate::error::{Error, Result};
+use crate::core::{Error, Result};
 
 /// Learning-rate schedule of a fit.
 ///

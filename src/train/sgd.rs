@@ -14,11 +14,10 @@
 //! State: one momentum buffer per parameter array when `μ > 0` (the parameter memory once), none
 //! otherwise.
 
-use super::optimizer::{self, OverflowGuard};
+use super::optimizer::{self, OverflowGuard, ParamState};
 use super::Optimizer;
-use crate::error::{Error, Result};
-use crate::float::Float;
-use ndarray::{ArrayD, ArrayViewMutD, Zip};
+use crate::core::{Error, Float, Gradients, ParamMut, Result};
+use ndarray::{ArrayD, Zip};
 
 /// Configuration of [`Sgd`], built with chained setters and checked by [`build`](SgdConfig::build).
 ///
@@ -140,11 +139,14 @@ impl SgdConfig {
 ///
 /// ```
 /// use bijectors::train::{Optimizer, Sgd};
-/// use ndarray::{arr1, ArrayD};
+/// use bijectors::{Gradients, Param, ParamMut};
+/// use ndarray::arr1;
 ///
 /// let mut p = arr1(&[1.0_f64]).into_dyn();
 /// let mut sgd = Sgd::new(0.1).unwrap();
-/// sgd.step(&mut [p.view_mut()], &[arr1(&[2.0]).into_dyn()]).unwrap();
+/// let mut g = Gradients::for_params(&[Param::new("w", p.view())]);
+/// g.get_mut("w").unwrap().fill(2.0);
+/// sgd.step(&mut [ParamMut::new("w", p.view_mut())], &g).unwrap();
 /// assert!((p[[0]] - 0.8).abs() < 1e-15);
 /// ```
 #[derive(Debug, Clone)]
@@ -152,7 +154,7 @@ pub struct Sgd<F: Float> {
     config: SgdConfig,
     t: u64,
     /// Momentum buffers (when `μ > 0`), allocated on the first step.
-    buffers: Option<Vec<ArrayD<F>>>,
+    buffers: Option<ParamState<F>>,
     last_grad_norm: Option<f64>,
 }
 
@@ -172,18 +174,23 @@ impl<F: Float> Sgd<F> {
         self.last_grad_norm
     }
 
-    /// The momentum buffers, once a step with momentum has been taken.
+    /// The momentum buffers (in parameter order), once a step with momentum has been taken.
     pub fn momentum_buffers(&self) -> Option<&[ArrayD<F>]> {
-        self.buffers.as_deref()
+        self.buffers.as_ref().map(|b| b.arrays.as_slice())
+    }
+
+    /// The momentum buffer of the parameter named `name`.
+    pub fn momentum_buffer(&self, name: &str) -> Option<&ArrayD<F>> {
+        self.buffers.as_ref()?.get(name)
     }
 }
 
 impl<F: Float> Optimizer<F> for Sgd<F> {
-    fn step(&mut self, params: &mut [ArrayViewMutD<F>], grads: &[ArrayD<F>]) -> Result<()> {
+    fn step(&mut self, params: &mut [ParamMut<'_, F>], grads: &Gradients<F>) -> Result<()> {
         const CONTEXT: &str = "SGD step (row = parameter array, column = element)";
         let norm = optimizer::check_step(params, grads, CONTEXT)?;
         if let Some(b) = &self.buffers {
-            optimizer::check_state(b, params, CONTEXT)?;
+            b.check(params, CONTEXT)?;
         }
         let cfg = self.config;
         let first = self.t == 0 || self.buffers.is_none();
@@ -195,9 +202,9 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
         let l2 = F::of(cfg.weight_decay);
         let mut guard = OverflowGuard::default();
         if cfg.momentum == 0.0 {
-            for (k, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+            for (k, (p, g)) in params.iter_mut().zip(grads.arrays()).enumerate() {
                 let mut j = 0usize;
-                Zip::from(p).and(g).for_each(|p, &g| {
+                Zip::from(&mut p.value).and(g).for_each(|p, &g| {
                     let p0 = *p;
                     let next = p0 - lr * (g * clip + l2 * p0);
                     if next.is_finite() {
@@ -213,10 +220,10 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
 
         let (mu, keep) = (F::of(cfg.momentum), F::of(1.0 - cfg.dampening));
         let nesterov = cfg.nesterov;
-        let bufs = self.buffers.get_or_insert_with(|| optimizer::zeros_like(params));
-        for (k, ((p, g), b)) in params.iter_mut().zip(grads).zip(bufs.iter_mut()).enumerate() {
+        let bufs = &mut self.buffers.get_or_insert_with(|| ParamState::zeros_like(params)).arrays;
+        for (k, ((p, g), b)) in params.iter_mut().zip(grads.arrays()).zip(bufs.iter_mut()).enumerate() {
             let mut j = 0usize;
-            Zip::from(p).and(g).and(b).for_each(|p, &g, b| {
+            Zip::from(&mut p.value).and(g).and(b).for_each(|p, &g, b| {
                 let p0 = *p;
                 let g = g * clip + l2 * p0;
                 *b = if first { g } else { *b * mu + keep * g };
@@ -257,6 +264,7 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::optimizer::testing::{gs, pm};
     use ndarray::{arr1, arr2, Array1};
 
     const P0: [f64; 4] = [1.0, -2.0, 0.5, 0.0];
@@ -266,7 +274,7 @@ mod tests {
         let mut p = Array1::from_iter(P0.iter().map(|&v| F::of(v))).into_dyn();
         for g in GRADS {
             let g = Array1::from_iter(g.iter().map(|&v| F::of(v))).into_dyn();
-            sgd.step(&mut [p.view_mut()], &[g]).unwrap();
+            sgd.step(&mut pm(vec![p.view_mut()]), &gs(&[g])).unwrap();
         }
         p.into_dimensionality().unwrap()
     }
@@ -307,15 +315,15 @@ mod tests {
         // Plain: p − η(g + λp).
         let mut sgd = SgdConfig::new(0.5).weight_decay(0.1).build::<f64>().unwrap();
         let mut p = arr2(&[[1.0, -2.0]]).into_dyn();
-        sgd.step(&mut [p.view_mut()], &[arr2(&[[0.4, 0.2]]).into_dyn()]).unwrap();
+        sgd.step(&mut pm(vec![p.view_mut()]), &gs(&[arr2(&[[0.4, 0.2]]).into_dyn()])).unwrap();
         assert_eq!(p, arr2(&[[1.0 - 0.5 * (0.4 + 0.1), -2.0 - 0.5 * (0.2 - 0.2)]]).into_dyn());
         assert!(sgd.momentum_buffers().is_none());
         // Momentum: the first buffer is the gradient itself (no dampening), then μb + (1−τ)g.
         let mut sgd = SgdConfig::new(0.5).momentum(0.5).dampening(0.5).build::<f64>().unwrap();
         let mut p = arr1(&[0.0]).into_dyn();
-        sgd.step(&mut [p.view_mut()], &[arr1(&[1.0]).into_dyn()]).unwrap();
+        sgd.step(&mut pm(vec![p.view_mut()]), &gs(&[arr1(&[1.0]).into_dyn()])).unwrap();
         assert_eq!(p[[0]], -0.5);
-        sgd.step(&mut [p.view_mut()], &[arr1(&[2.0]).into_dyn()]).unwrap();
+        sgd.step(&mut pm(vec![p.view_mut()]), &gs(&[arr1(&[2.0]).into_dyn()])).unwrap();
         assert_eq!(sgd.momentum_buffers().unwrap()[0][[0]], 0.5 * 1.0 + 0.5 * 2.0);
         assert_eq!(p[[0]], -0.5 - 0.5 * 1.5);
         assert_eq!(sgd.steps(), 2);
@@ -326,14 +334,20 @@ mod tests {
         // Two arrays with global norm 5 (3 and 4), clipped to 1.
         let mut sgd = SgdConfig::new(1.0).clip_grad_norm(1.0).build::<f64>().unwrap();
         let (mut a, mut b) = (arr1(&[0.0]).into_dyn(), arr2(&[[0.0]]).into_dyn());
-        sgd.step(&mut [a.view_mut(), b.view_mut()], &[arr1(&[3.0]).into_dyn(), arr2(&[[4.0]]).into_dyn()])
-            .unwrap();
+        sgd.step(
+            &mut pm(vec![a.view_mut(), b.view_mut()]),
+            &gs(&[arr1(&[3.0]).into_dyn(), arr2(&[[4.0]]).into_dyn()]),
+        )
+        .unwrap();
         let c = 1.0 / (5.0 + 1e-6);
         assert!((a[[0]] + 3.0 * c).abs() < 1e-15 && (b[[0, 0]] + 4.0 * c).abs() < 1e-15);
         assert_eq!(sgd.last_grad_norm(), Some(5.0));
         // Below the threshold: untouched.
-        sgd.step(&mut [a.view_mut(), b.view_mut()], &[arr1(&[0.3]).into_dyn(), arr2(&[[0.4]]).into_dyn()])
-            .unwrap();
+        sgd.step(
+            &mut pm(vec![a.view_mut(), b.view_mut()]),
+            &gs(&[arr1(&[0.3]).into_dyn(), arr2(&[[0.4]]).into_dyn()]),
+        )
+        .unwrap();
         assert!((a[[0]] + 3.0 * c + 0.3).abs() < 1e-15);
     }
 
@@ -345,7 +359,7 @@ mod tests {
         let mut sgd = SgdConfig::new(0.05).momentum(0.9).build::<f64>().unwrap();
         for _ in 0..1000 {
             let g = (&p - &c) * &scale * 2.0;
-            sgd.step(&mut [p.view_mut()], &[g]).unwrap();
+            sgd.step(&mut pm(vec![p.view_mut()]), &gs(&[g])).unwrap();
         }
         assert!((&p - &c).iter().all(|d| d.abs() < 1e-8), "{p}");
     }
@@ -368,19 +382,19 @@ mod tests {
         }
         let mut sgd = SgdConfig::new(0.1).momentum(0.9).build::<f64>().unwrap();
         let mut p = arr1(&[1.0, 2.0]).into_dyn();
-        assert!(sgd.step(&mut [p.view_mut()], &[]).is_err());
-        assert!(sgd.step(&mut [p.view_mut()], &[arr1(&[1.0]).into_dyn()]).is_err());
+        assert!(sgd.step(&mut pm(vec![p.view_mut()]), &gs(&[])).is_err());
+        assert!(sgd.step(&mut pm(vec![p.view_mut()]), &gs(&[arr1(&[1.0]).into_dyn()])).is_err());
         assert!(matches!(
-            sgd.step(&mut [p.view_mut()], &[arr1(&[1.0, f64::NAN]).into_dyn()]),
+            sgd.step(&mut pm(vec![p.view_mut()]), &gs(&[arr1(&[1.0, f64::NAN]).into_dyn()])),
             Err(Error::NonFinite { row: 0, col: 1, .. })
         ));
         assert_eq!(p, arr1(&[1.0, 2.0]).into_dyn());
         assert_eq!(sgd.steps(), 0);
-        sgd.step(&mut [p.view_mut()], &[arr1(&[1.0, 1.0]).into_dyn()]).unwrap();
+        sgd.step(&mut pm(vec![p.view_mut()]), &gs(&[arr1(&[1.0, 1.0]).into_dyn()])).unwrap();
         let mut q = arr1(&[1.0]).into_dyn();
-        assert!(sgd.step(&mut [q.view_mut()], &[arr1(&[1.0]).into_dyn()]).is_err());
+        assert!(sgd.step(&mut pm(vec![q.view_mut()]), &gs(&[arr1(&[1.0]).into_dyn()])).is_err());
         sgd.reset();
-        sgd.step(&mut [q.view_mut()], &[arr1(&[1.0]).into_dyn()]).unwrap();
+        sgd.step(&mut pm(vec![q.view_mut()]), &gs(&[arr1(&[1.0]).into_dyn()])).unwrap();
         assert!(sgd.set_learning_rate(-1.0).is_err());
     }
 }
