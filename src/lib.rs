@@ -3,6 +3,8 @@
 
 pub mod core;
 pub mod layers;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use crate::core::{
     Bijector, Cotangents, Direction, Error, Float, Gradients, GradientsMut, ImageShape, InputGrads, Param,
