@@ -7,6 +7,8 @@ pub mod guide;
 pub(crate) mod kernels;
 pub mod layers;
 pub mod nn;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod train;
 
 pub use crate::core::{

@@ -1,0 +1,180 @@
+//! Numerical references written independently of the crate's layers: Gaussian-elimination
+//! log-determinants, central-difference Jacobians, error measures, parameter copies.
+
+use crate::core::{Bijector, Direction, Error, Float, Result};
+use ndarray::{Array, Array2, ArrayView1, ArrayView2, Axis, Dimension};
+use rand::rngs::StdRng;
+
+/// `log|det A|` by Gaussian elimination with partial pivoting (independent of the crate's linear
+/// algebra); `-inf` for a singular matrix.
+///
+/// ```
+/// use bijectors::testing::log_abs_det;
+/// use ndarray::array;
+/// // det [[2, 1], [4, 1]] = −2.
+/// assert!((log_abs_det(&array![[2.0, 1.0], [4.0, 1.0]]) - 2.0_f64.ln()).abs() < 1e-14);
+/// assert_eq!(log_abs_det(&array![[1.0, 2.0], [2.0, 4.0]]), f64::NEG_INFINITY);
+/// ```
+pub fn log_abs_det(a: &Array2<f64>) -> f64 {
+    let n = a.nrows();
+    let mut m = a.clone();
+    let mut total = 0.0;
+    for k in 0..n {
+        let p = (k..n).max_by(|&i, &j| m[[i, k]].abs().total_cmp(&m[[j, k]].abs())).unwrap_or(k);
+        if p != k {
+            for c in 0..n {
+                m.swap([k, c], [p, c]);
+            }
+        }
+        let pivot = m[[k, k]];
+        if pivot == 0.0 {
+            return f64::NEG_INFINITY;
+        }
+        total += pivot.abs().ln();
+        for i in k + 1..n {
+            let f = m[[i, k]] / pivot;
+            for c in k..n {
+                m[[i, c]] -= f * m[[k, c]];
+            }
+        }
+    }
+    total
+}
+
+/// Central-difference Jacobian `∂out/∂in` of the pass in `direction` at one row `x` (with its
+/// context row held fixed), in one batched call of `2D` probe rows.
+pub(crate) fn jacobian<B: Bijector<f64> + ?Sized>(
+    b: &B,
+    direction: Direction,
+    x: ArrayView1<f64>,
+    context: Option<ArrayView1<f64>>,
+) -> Result<Array2<f64>> {
+    let d = x.len();
+    let mut probes = Array2::zeros((2 * d, d));
+    let steps = x.mapv(|v| 1e-5 * v.abs().max(1.0));
+    for j in 0..d {
+        probes.row_mut(2 * j).assign(&x);
+        probes.row_mut(2 * j + 1).assign(&x);
+        probes[[2 * j, j]] += steps[j];
+        probes[[2 * j + 1, j]] -= steps[j];
+    }
+    let ctx = context.map(|c| c.broadcast((2 * d, c.len())).expect("a row broadcasts").to_owned());
+    let (out, _) = b.transform(direction, probes.view(), ctx.as_ref().map(|c| c.view()))?;
+    let mut jac = Array2::zeros((d, d));
+    for j in 0..d {
+        let diff = &out.index_axis(Axis(0), 2 * j) - &out.index_axis(Axis(0), 2 * j + 1);
+        jac.column_mut(j).assign(&(diff / (2.0 * steps[j])));
+    }
+    Ok(jac)
+}
+
+/// Largest `|a − b| / (1 + |b|)` over two arrays (infinite when the shapes differ).
+pub(crate) fn max_rel_err<D: Dimension>(a: &Array<f64, D>, b: &Array<f64, D>) -> f64 {
+    if a.shape() != b.shape() {
+        return f64::INFINITY;
+    }
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs() / (1.0 + y.abs())).fold(0.0, nan_max)
+}
+
+/// `max` that propagates NaN (so a NaN error fails the law).
+pub(crate) fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// `‖a − b‖∞ / max(‖b‖∞, 1e-6)`.
+pub(crate) fn grad_rel_err(a: &[f64], b: &[f64]) -> f64 {
+    let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, nan_max);
+    let scale = b.iter().map(|y| y.abs()).fold(0.0, f64::max).max(1e-6);
+    diff / scale
+}
+
+/// Five-point central difference of `g` at `v` (truncation error O(h⁴)).
+pub(crate) fn five_point(v: f64, mut g: impl FnMut(f64) -> Option<f64>) -> Option<f64> {
+    let h = 1e-4 * v.abs().max(1.0);
+    let (p1, m1, p2, m2) = (g(v + h)?, g(v - h)?, g(v + 2.0 * h)?, g(v - 2.0 * h)?);
+    Some((8.0 * (p1 - m1) - (p2 - m2)) / (12.0 * h))
+}
+
+/// An array of any scalar as f64.
+pub(crate) fn f64s<F: Float, D: Dimension>(a: &Array<F, D>) -> Array<f64, D> {
+    a.mapv(|v| v.as_f64())
+}
+
+/// An f64 batch as `F`.
+pub(crate) fn of<F: Float>(a: &ArrayView2<f64>) -> Array2<F> {
+    a.mapv(F::of)
+}
+
+/// Adds `sigma · N(0, 1)` to every parameter entry.
+///
+/// ```
+/// use bijectors::testing::randomize_params;
+/// use bijectors::{Affine, Bijector};
+/// use rand::{rngs::StdRng, SeedableRng};
+/// let mut f = Affine::<f64>::identity(3).unwrap();
+/// randomize_params(&mut f, &mut StdRng::seed_from_u64(1), 0.3);
+/// assert!(f.log_scale().iter().all(|&a| a != 0.0));
+/// ```
+pub fn randomize_params<F: Float, B: Bijector<F> + ?Sized>(b: &mut B, rng: &mut StdRng, sigma: f64) {
+    for mut p in b.params_mut() {
+        p.value.mapv_inplace(|v| v + F::of(sigma * f64::standard_normal(rng)));
+    }
+}
+
+/// Copies every parameter of `from` into the parameter of `to` with the same name (rounding to
+/// `T`); an error when a name is missing or a shape differs.
+///
+/// ```
+/// use bijectors::testing::copy_params;
+/// use bijectors::Affine;
+/// use ndarray::array;
+/// let a = Affine::new(array![0.25_f64, 0.5], array![1.0, 2.0]).unwrap();
+/// let mut b = Affine::<f32>::identity(2).unwrap();
+/// copy_params(&a, &mut b).unwrap();
+/// assert_eq!(b.shift()[1], 2.0_f32);
+/// assert!(copy_params(&a, &mut Affine::<f32>::identity(3).unwrap()).is_err());
+/// ```
+pub fn copy_params<S, T, A, B>(from: &A, to: &mut B) -> Result<()>
+where
+    S: Float,
+    T: Float,
+    A: Bijector<S> + ?Sized,
+    B: Bijector<T> + ?Sized,
+{
+    let src = from.params();
+    let mut dst = to.params_mut();
+    if src.len() != dst.len() {
+        return Err(Error::InvalidParameter(format!(
+            "copy_params: {} parameter arrays into {}",
+            src.len(),
+            dst.len()
+        )));
+    }
+    for s in &src {
+        let d = dst.iter_mut().find(|d| d.name == s.name).ok_or_else(|| {
+            Error::InvalidParameter(format!("copy_params: the target has no parameter '{}'", s.name))
+        })?;
+        if d.value.shape() != s.value.shape() {
+            return Err(Error::InvalidParameter(format!(
+                "copy_params: '{}' has shape {:?}, the target's {:?}",
+                s.name,
+                s.value.shape(),
+                d.value.shape()
+            )));
+        }
+        d.value.zip_mut_with(&s.value, |d, &s| *d = T::of(s.as_f64()));
+    }
+    Ok(())
+}
+
+/// Every parameter entry, bit for bit (to check that nothing changed them).
+pub(crate) fn param_bits<F: Float, B: Bijector<F> + ?Sized>(b: &B) -> Vec<(String, Vec<u64>)> {
+    b.params()
+        .iter()
+        .map(|p| (p.name.clone(), p.value.iter().map(|v| v.as_f64().to_bits()).collect()))
+        .collect()
+}
