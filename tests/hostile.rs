@@ -94,12 +94,9 @@ fn chain_of_mismatched_widths_is_refused() {
     assert_eq!(err, Error::WidthMismatch { expected: 2, got: 3 });
 }
 
-/// Known gap of the 0.2 core (for the integrator): `Bijector::gradient` checks `∂L/∂input` and
-/// `∂L/∂context` for finiteness but not the parameter gradient buffers, so an `Ok` backward at
-/// extreme finite inputs (e.g. `Affine::scalar` at `±f64::MAX`, where `Σ G·x` overflows) can
-/// leave `inf` in them. Run with `--ignored` once the core scans the buffers.
+/// An `Ok` backward at extreme finite inputs (e.g. `Affine::scalar` at `±f64::MAX`, where `Σ G·x`
+/// overflows) must leave finite parameter gradients: `Bijector::gradient` reports the overflow.
 #[test]
-#[ignore = "the core does not yet check parameter gradients for finiteness"]
 fn parameter_gradients_stay_finite() {
     for case in zoo() {
         let mut b = randomized(&case, 5, 0.3);

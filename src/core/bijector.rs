@@ -214,7 +214,9 @@ pub trait Bijector<F: Float>: Any + Send + Sync {
 
     /// The backward of a [`record`](Bijector::record)ed pass: returns `∂L/∂input` (and
     /// `∂L/∂context`) and adds `∂L/∂θ` into `grads` (made by [`Gradients::for_params`] for this
-    /// bijector, reusable across steps).
+    /// bijector, reusable across steps). A non-finite parameter gradient (an overflow far out in
+    /// the tails) is an [`Error::Overflow`] naming the parameter; the buffers' contents are then
+    /// unspecified.
     fn gradient(
         &self,
         recorded: &Recorded<'_, F>,
@@ -228,7 +230,9 @@ pub trait Bijector<F: Float>: Any + Send + Sync {
                 self.name()
             )));
         }
-        self.checked_backward(&recorded.as_record(), &cotangents, grads.scope())
+        let result = self.checked_backward(&recorded.as_record(), &cotangents, grads.scope())?;
+        checked::param_gradients(grads)?;
+        Ok(result)
     }
 }
 

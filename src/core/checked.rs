@@ -4,7 +4,7 @@
 use crate::core::bijector::Bijector;
 use crate::core::error::{Error, Result};
 use crate::core::float::Float;
-use crate::core::params::check_finite;
+use crate::core::params::{check_finite, Gradients};
 use crate::core::pass::{Cotangents, InputGrads, Pass, PassArgs, PassRecord};
 use crate::core::tape::Stamp;
 use crate::core::validate;
@@ -149,4 +149,14 @@ pub(crate) fn backward_result<F: Float>(
         }
     }
     Ok(grads)
+}
+
+/// Checks that every accumulated parameter gradient is finite.
+pub(crate) fn param_gradients<F: Float>(grads: &Gradients<F>) -> Result<()> {
+    for (name, g) in grads.iter() {
+        if let Some(index) = g.iter().position(|v| !v.is_finite()) {
+            return Err(Error::GradientOverflow { name: name.to_string(), index });
+        }
+    }
+    Ok(())
 }

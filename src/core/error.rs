@@ -79,6 +79,13 @@ pub enum Error {
         /// Flat (row-major) index of the offending entry.
         index: usize,
     },
+    /// A parameter gradient overflowed to a non-finite value (inputs far out in the tails).
+    GradientOverflow {
+        /// The parameter's name.
+        name: String,
+        /// Flat (row-major) index of the offending entry.
+        index: usize,
+    },
     /// The context of a conditional pass is missing, superfluous or of the wrong shape.
     InvalidContext(String),
     /// A backward pass was handed a tape that its layer did not record for this batch and
@@ -131,6 +138,9 @@ impl fmt::Display for Error {
                     f,
                     "parameter {name} is not finite (or out of its allowed range) at flat index {index}"
                 )
+            }
+            Error::GradientOverflow { name, index } => {
+                write!(f, "the gradient of parameter {name} overflowed to a non-finite value at flat index {index}")
             }
             Error::InvalidContext(msg) => write!(f, "invalid context: {msg}"),
             Error::WrongTape { layer, reason } => write!(f, "{layer} backward: wrong tape: {reason}"),

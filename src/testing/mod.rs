@@ -188,7 +188,7 @@ pub struct Config {
     /// f32 build against the f64 build.
     pub precision_tol: f64,
     /// Whether [`check_hostile`] also requires an `Ok` backward to leave finite parameter
-    /// gradients (the core checks `∂L/∂input` and `∂L/∂context`, not the parameter buffers).
+    /// gradients (on by default: `Bijector::gradient` reports a non-finite one as an error).
     pub strict_param_grads: bool,
 }
 
@@ -204,7 +204,7 @@ impl Default for Config {
             gradient_tol: 1e-5,
             param_entries: 10,
             precision_tol: 5e-4,
-            strict_param_grads: false,
+            strict_param_grads: true,
         }
     }
 }
