@@ -6,7 +6,7 @@
 
 use super::cond::CondScale;
 use bijectors::testing::{Domain, Spec};
-use bijectors::{chain, Affine, Bijector, Chain, Float, Invert, Result};
+use bijectors::{chain, Affine, Bijector, Chain, Exp, Float, Invert, Logit, Permutation, Result, Sigmoid, Softplus, Tanh};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -96,15 +96,15 @@ pub fn zoo() -> Vec<Case> {
         // case!("affine_coupling_scaled_tanh_channels", |rng| /* Mask::channel_wise(img, false), Softplus, ScaledTanh(2.0) */, Real, 16, None, true),
         // case!("affine_coupling_soft_clamp_user_mask", |rng| /* Mask::from_bits([f,t,t,f,t]), Tanh, SoftClamp(1.5) */, Real, 5, None, true),
         // case!("affine_coupling_relu_moons", |rng| /* Mask::alternating(2, 0), Relu, Tanh */, Real, 2, None, false),
-        // case!("exp", |rng| Exp, Real, 3, None, true),
-        // case!("log", |rng| Invert::new(Exp), Positive, 3, None, true),
-        // case!("sigmoid", |rng| Sigmoid, Central, 3, None, true),
-        // case!("logit_as_inverse_sigmoid", |rng| Invert::new(Sigmoid), Unit, 3, None, true),
-        // case!("softplus", |rng| Softplus, Real, 3, None, true),
-        // case!("tanh", |rng| Tanh, Central, 3, None, true),
-        // case!("logit_alpha", |rng| Logit::new(0.05)?, Unit, 4, None, true),
-        // case!("permutation_random", |rng| Permutation::random(6, rng)?, Real, 6, None, true),
-        // case!("permutation_reverse", |rng| Permutation::reverse(5)?, Real, 5, None, true),
+        case!("exp", |rng| Exp, Real, 3, None, true),
+        case!("log", |rng| Invert::new(Exp), Positive, 3, None, true),
+        case!("sigmoid", |rng| Sigmoid, Central, 3, None, true),
+        case!("logit_as_inverse_sigmoid", |rng| Invert::new(Sigmoid), Unit, 3, None, true),
+        case!("softplus", |rng| Softplus, Real, 3, None, true),
+        case!("tanh", |rng| Tanh, Central, 3, None, true),
+        case!("logit_alpha", |rng| Logit::new(0.05)?, Unit, 4, None, true),
+        case!("permutation_random", |rng| Permutation::random(6, rng)?, Real, 6, None, true),
+        case!("permutation_reverse", |rng| Permutation::reverse(5)?, Real, 5, None, true),
         // case!("actnorm_image", |rng| ActNorm::<F>::new(ImageShape::new(3, 2, 2)?)?, Real, 12, None, true),
         // case!("actnorm_vector", |rng| ActNorm::<F>::vector(4)?, Real, 4, None, true),
         // case!("conv1x1_lu", |rng| Invertible1x1Conv::<F>::lu_random(ImageShape::new(3, 2, 2)?, rng)?, Real, 12, None, true),
