@@ -3,13 +3,20 @@
 //! | layer | forward `y = f(x)` | log-det |
 //! |---|---|---|
 //! | [`Affine`] | `x·exp(a) + b` | `Σ a` |
+//! | [`ActNorm`] | `(x + b)·exp(s)` per channel | `H·W·Σ s` |
+//! | [`Invertible1x1Conv`] | `W·x` at every pixel | `H·W·log\|det W\|` |
 //! | [`Chain`] | `f_k ∘ … ∘ f_1` | sum of the parts |
 //! | [`Invert`] | `f⁻¹` | `log|det ∂f⁻¹/∂y|` |
 
+pub mod actnorm;
+mod actnorm_init;
 pub mod affine;
 pub mod chain;
+pub mod conv1x1;
 pub mod invert;
 
+pub use actnorm::ActNorm;
 pub use affine::Affine;
 pub use chain::Chain;
+pub use conv1x1::Invertible1x1Conv;
 pub use invert::Invert;
