@@ -6,6 +6,7 @@ pub mod flow;
 pub mod guide;
 pub(crate) mod kernels;
 pub mod layers;
+pub mod linalg;
 pub mod nn;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -16,5 +17,7 @@ pub use crate::core::{
     ParamMut, Pass, PassArgs, PassRecord, Recorded, Result, Tape,
 };
 pub use flow::{BaseDistribution, Flow, Normal, StandardNormal};
-pub use layers::{Affine, Chain, Exp, Invert, Logit, Permutation, Sigmoid, Softplus, Tanh};
+pub use layers::{
+    ActNorm, Affine, Chain, Exp, Invert, Invertible1x1Conv, Logit, Permutation, Sigmoid, Softplus, Tanh,
+};
 pub use nn::{Activation, Conditioner, Mlp, MlpConfig};

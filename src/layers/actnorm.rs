@@ -16,7 +16,7 @@
 //! * inverse: `∂L/∂y = G·e^{−s}`, `∂L/∂b_c = −Σ G`, `∂L/∂s_c = −e^{−s_c}·Σ G·y − H·W·Σ_r v_r`
 //!   (`y` the inverse's input; `y·e^{−s} = x + b`).
 //!
-//! One pass over the batch; no tape (no memory).
+//! One pass over the batch; no tape (no memory): `y` is the forward's output or the inverse's input.
 //!
 //! # Data-dependent initialisation
 //!
@@ -39,22 +39,24 @@
 //! Whether the layer has been initialised is part of its state ([`ActNorm::is_initialized`]): a
 //! second initialisation is refused with an error, so a model restored from saved parameters (built
 //! with [`ActNorm::from_params`], or marked with [`ActNorm::set_initialized`]) never re-initialises.
+//! Every ActNorm of a [`Chain`](crate::Chain) is initialised in order from a batch of data by
+//! [`Chain::initialize_actnorms`](crate::Chain::initialize_actnorms).
 
-use crate::affine::scaled_grad_and_sums;
-use crate::bijector::Bijector;
-use crate::check;
-use crate::error::{Error, Result};
-use crate::float::Float;
-use crate::image::ImageShape;
-use crate::tape::Tape;
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Zip};
+use crate::core::validate;
+use crate::core::{
+    Bijector, Cotangents, Direction, Error, Float, GradientsMut, ImageShape, InputGrads, Param, ParamMut,
+    Pass, PassArgs, PassRecord, Result,
+};
+use crate::layers::affine::scaled_grad_and_sums;
+use ndarray::{s, Array1, ArrayView2, Axis, Zip};
 
 /// Added to the per-channel standard deviation in the data-dependent initialisation.
 pub const ACTNORM_EPS: f64 = 1e-6;
 
 /// Glow's activation normalisation: a per-channel affine map `y = (x + b)·exp(s)` on `C×H×W` rows.
 ///
-/// Parameters (in order): `bias` `b` (length `C`), `log_scale` `s` (length `C`).
+/// Parameters (in order): `bias` `b` (length `C`), `log_scale` `s` (length `C`). The initialised
+/// flag is frozen state, read with [`is_initialized`](ActNorm::is_initialized).
 ///
 /// ```
 /// use bijectors::{ActNorm, Bijector, ImageShape};
@@ -70,7 +72,9 @@ pub const ACTNORM_EPS: f64 = 1e-6;
 /// // Data-dependent initialisation on the density side: inverse(data) is standardised.
 /// let data = Array2::from_shape_fn((100, 3), |(i, j)| (j as f64 + 1.0) * (i as f64).sin() + 5.0 * j as f64);
 /// let mut g = ActNorm::<f64>::vector(3).unwrap();
+/// assert!(!g.is_initialized());
 /// g.initialize_inverse(data.view()).unwrap();
+/// assert!(g.is_initialized());
 /// let z = g.inverse(data.view()).unwrap();
 /// assert!(z.column(2).mean().unwrap().abs() < 1e-12);
 /// assert!((z.column(2).var(1.0) - 1.0).abs() < 1e-5);
@@ -87,11 +91,10 @@ pub struct ActNorm<F: Float> {
 impl<F: Float> ActNorm<F> {
     /// The identity (`b = 0`, `s = 0`) on rows of shape `shape`, not yet initialised.
     pub fn new(shape: ImageShape) -> Result<Self> {
-        let shape = ImageShape::new(shape.channels, shape.height, shape.width)?;
         Ok(Self {
             shape,
-            bias: Array1::zeros(shape.channels),
-            log_scale: Array1::zeros(shape.channels),
+            bias: Array1::zeros(shape.channels()),
+            log_scale: Array1::zeros(shape.channels()),
             initialized: false,
         })
     }
@@ -105,11 +108,7 @@ impl<F: Float> ActNorm<F> {
     /// it counts as initialised.
     pub fn from_params(shape: ImageShape, bias: Array1<F>, log_scale: Array1<F>) -> Result<Self> {
         let mut a = Self::new(shape)?;
-        check::param_vector(&bias.view(), Some(a.shape.channels), "ActNorm bias")?;
-        check::param_vector(&log_scale.view(), Some(a.shape.channels), "ActNorm log_scale")?;
-        a.bias = bias;
-        a.log_scale = log_scale;
-        a.initialized = true;
+        a.commit(bias, log_scale)?;
         Ok(a)
     }
 
@@ -164,6 +163,16 @@ impl<F: Float> ActNorm<F> {
         self.commit(bias, log_scale)
     }
 
+    /// The initialisation that standardises this layer's output in `direction` on `batch`
+    /// ([`initialize_forward`](Self::initialize_forward) or
+    /// [`initialize_inverse`](Self::initialize_inverse)).
+    pub fn initialize(&mut self, direction: Direction, batch: ArrayView2<F>) -> Result<()> {
+        match direction {
+            Direction::Forward => self.initialize_forward(batch),
+            Direction::Inverse => self.initialize_inverse(batch),
+        }
+    }
+
     /// Per-channel mean and sample standard deviation (divisor `N − 1`) of a batch, in `f64`.
     fn channel_stats(&self, v: &ArrayView2<F>, context: &'static str) -> Result<(Vec<f64>, Vec<f64>)> {
         if self.initialized {
@@ -172,7 +181,7 @@ impl<F: Float> ActNorm<F> {
                  (a restored model keeps its parameters). Call set_initialized(false) to redo it"
             )));
         }
-        check::batch(v, Some(self.shape.dim()), context)?;
+        validate::batch(v, Some(self.shape.dim()), context)?;
         let hw = self.shape.pixels();
         let count = v.nrows() * hw;
         if count < 2 {
@@ -181,12 +190,12 @@ impl<F: Float> ActNorm<F> {
             )));
         }
         let n = count as f64;
-        let mut means = Vec::with_capacity(self.shape.channels);
-        let mut stds = Vec::with_capacity(self.shape.channels);
-        for c in 0..self.shape.channels {
+        let mut means = Vec::with_capacity(self.shape.channels());
+        let mut stds = Vec::with_capacity(self.shape.channels());
+        for c in 0..self.shape.channels() {
             let block = v.slice(s![.., c * hw..(c + 1) * hw]);
-            let mean = block.iter().map(|&e| Float::to_f64(e)).sum::<f64>() / n;
-            let ss = block.iter().map(|&e| (Float::to_f64(e) - mean).powi(2)).sum::<f64>();
+            let mean = block.iter().map(|&e| e.as_f64()).sum::<f64>() / n;
+            let ss = block.iter().map(|&e| (e.as_f64() - mean).powi(2)).sum::<f64>();
             means.push(mean);
             stds.push((ss / (n - 1.0)).sqrt());
         }
@@ -195,8 +204,8 @@ impl<F: Float> ActNorm<F> {
 
     /// Validates and stores initialised parameters.
     fn commit(&mut self, bias: Array1<F>, log_scale: Array1<F>) -> Result<()> {
-        check::param_vector(&bias.view(), Some(self.shape.channels), "ActNorm bias")?;
-        check::param_vector(&log_scale.view(), Some(self.shape.channels), "ActNorm log_scale")?;
+        validate::param_vector(&bias.view(), Some(self.shape.channels()), "ActNorm bias")?;
+        validate::param_vector(&log_scale.view(), Some(self.shape.channels()), "ActNorm log_scale")?;
         self.bias = bias;
         self.log_scale = log_scale;
         self.initialized = true;
@@ -207,46 +216,6 @@ impl<F: Float> ActNorm<F> {
     fn per_column(&self, per_channel: impl Fn(usize) -> F) -> Array1<F> {
         let hw = self.shape.pixels();
         Array1::from_shape_fn(self.shape.dim(), |k| per_channel(k / hw))
-    }
-
-    /// The backward of both directions (`sign` `+1` forward, `−1` inverse); `y` is the batch on
-    /// the output side of the forward map (the forward's output or the inverse's input).
-    #[allow(clippy::too_many_arguments)]
-    fn backward(
-        &self,
-        input: ArrayView2<F>,
-        output: ArrayView2<F>,
-        y: ArrayView2<F>,
-        grad_out: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-        sign: F,
-    ) -> Result<Array2<F>> {
-        check::backward(self.dim(), &input, &output, &grad_out, &grad_log_det, &self.params(), grad_params)?;
-        let (c, hw) = (self.shape.channels, self.shape.pixels());
-        let channel_scale = self.log_scale.mapv(|s| (sign * s).exp());
-        let scale = self.per_column(|k| channel_scale[k]);
-        let (grad_in, sg, sgy) = scaled_grad_and_sums(&grad_out, &y, &scale.view());
-        // Per-column sums folded into channels: free reshapes of fresh standard-layout vectors.
-        let fold = |v: Array1<F>| v.into_shape_with_order((c, hw)).expect("C·H·W columns").sum_axis(Axis(1));
-        let (sg, sgy) = (fold(sg), fold(sgy));
-        let ld = sign * F::of(hw as f64) * grad_log_det.sum();
-        let (grad_b, grad_s) = grad_params.split_at_mut(1);
-        let mut grad_b = grad_b[0].view_mut().into_dimensionality::<ndarray::Ix1>().expect("checked shape");
-        let mut grad_s = grad_s[0].view_mut().into_dimensionality::<ndarray::Ix1>().expect("checked shape");
-        // forward: ∂b = e^s·ΣG, ∂s = ΣG·y + ld; inverse: ∂b = −ΣG, ∂s = −e^{−s}·ΣG·y + ld (ld < 0).
-        Zip::from(&mut grad_b).and(&mut grad_s).and(&sg).and(&sgy).and(&channel_scale).for_each(
-            |gb, gs, &sg, &sgy, &e| {
-                if sign > F::zero() {
-                    *gb += e * sg;
-                    *gs += sgy + ld;
-                } else {
-                    *gb -= sg;
-                    *gs += ld - e * sgy;
-                }
-            },
-        );
-        Ok(grad_in)
     }
 
     /// `H·W·Σ s`, the forward log-det of every row.
@@ -260,74 +229,91 @@ impl<F: Float> Bijector<F> for ActNorm<F> {
         Some(self.shape.dim())
     }
 
-    fn forward_and_log_det(&self, x: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&x, self.dim(), "ActNorm forward")?;
+    fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
+        let sign = args.direction.sign::<F>();
         let b = self.per_column(|c| self.bias[c]);
-        let scale = self.per_column(|c| self.log_scale[c].exp());
-        let y = Zip::from(&x).and_broadcast(&b).and_broadcast(&scale).map_collect(|&x, &b, &s| (x + b) * s);
-        check::output(&y.view(), "ActNorm forward")?;
-        Ok((y, Array1::from_elem(x.nrows(), self.forward_log_det())))
+        let scale = self.per_column(|c| (sign * self.log_scale[c]).exp());
+        let z = Zip::from(&args.input).and_broadcast(&b).and_broadcast(&scale);
+        let output = match args.direction {
+            Direction::Forward => z.map_collect(|&x, &b, &s| (x + b) * s),
+            Direction::Inverse => z.map_collect(|&y, &b, &s| y * s - b),
+        };
+        let log_det = Array1::from_elem(args.input.nrows(), sign * self.forward_log_det());
+        Ok(Pass::untaped(output, log_det))
     }
 
-    fn inverse_and_log_det(&self, y: ArrayView2<F>) -> Result<(Array2<F>, Array1<F>)> {
-        check::batch(&y, self.dim(), "ActNorm inverse")?;
-        let b = self.per_column(|c| self.bias[c]);
-        let scale = self.per_column(|c| (-self.log_scale[c]).exp());
-        let x = Zip::from(&y).and_broadcast(&b).and_broadcast(&scale).map_collect(|&y, &b, &s| y * s - b);
-        check::output(&x.view(), "ActNorm inverse")?;
-        Ok((x, Array1::from_elem(y.nrows(), -self.forward_log_det())))
+    fn log_det(&self, args: PassArgs<'_, F>) -> Result<Array1<F>> {
+        Ok(Array1::from_elem(args.input.nrows(), args.direction.sign::<F>() * self.forward_log_det()))
     }
 
-    fn log_det_jacobian(&self, x: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&x, self.dim(), "ActNorm log_det_jacobian")?;
-        Ok(Array1::from_elem(x.nrows(), self.forward_log_det()))
-    }
-
-    fn inverse_log_det_jacobian(&self, y: ArrayView2<F>) -> Result<Array1<F>> {
-        check::batch(&y, self.dim(), "ActNorm inverse_log_det_jacobian")?;
-        Ok(Array1::from_elem(y.nrows(), -self.forward_log_det()))
-    }
-
-    fn params(&self) -> Vec<ArrayViewD<'_, F>> {
-        vec![self.bias.view().into_dyn(), self.log_scale.view().into_dyn()]
-    }
-
-    fn params_mut(&mut self) -> Vec<ArrayViewMutD<'_, F>> {
-        vec![self.bias.view_mut().into_dyn(), self.log_scale.view_mut().into_dyn()]
-    }
-
-    fn forward_backward(
+    /// See the [module docs](self#backward); `y` is the forward's output or the inverse's input.
+    fn backward(
         &self,
-        x: ArrayView2<F>,
-        y: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_y: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        self.backward(x, y, y, grad_y, grad_log_det, grad_params, F::one())
+        record: &PassRecord<'_, F>,
+        cot: &Cotangents<'_, F>,
+        mut grads: GradientsMut<'_, F>,
+    ) -> Result<InputGrads<F>> {
+        let (c, hw) = (self.shape.channels(), self.shape.pixels());
+        let sign = record.direction.sign::<F>();
+        let y = match record.direction {
+            Direction::Forward => record.output,
+            Direction::Inverse => record.input,
+        };
+        let channel_scale = self.log_scale.mapv(|s| (sign * s).exp());
+        let scale = self.per_column(|k| channel_scale[k]);
+        let (grad_in, sg, sgy) = scaled_grad_and_sums(&cot.output, &y, &scale.view());
+        // Per-column sums folded into channels: free reshapes of fresh standard-layout vectors.
+        let fold = |v: Array1<F>| v.into_shape_with_order((c, hw)).expect("C·H·W columns").sum_axis(Axis(1));
+        let (sg, sgy) = (fold(sg), fold(sgy));
+        let ld = sign * F::of(hw as f64) * cot.log_det.sum();
+        let forward = record.direction.is_forward();
+        // forward: ∂b = e^s·ΣG, ∂s = ΣG·y + ld; inverse: ∂b = −ΣG, ∂s = −e^{−s}·ΣG·y + ld (ld < 0).
+        let grad_b = grads.get_shaped("bias", &[c])?;
+        for ((gb, &sg), &e) in grad_b.iter_mut().zip(&sg).zip(&channel_scale) {
+            if forward {
+                *gb += e * sg;
+            } else {
+                *gb -= sg;
+            }
+        }
+        let grad_s = grads.get_shaped("log_scale", &[c])?;
+        for ((gs, &sgy), &e) in grad_s.iter_mut().zip(&sgy).zip(&channel_scale) {
+            if forward {
+                *gs += sgy + ld;
+            } else {
+                *gs += ld - e * sgy;
+            }
+        }
+        Ok(InputGrads::input_only(grad_in))
     }
 
-    fn inverse_backward(
-        &self,
-        y: ArrayView2<F>,
-        x: ArrayView2<F>,
-        _tape: &Tape<F>,
-        grad_x: ArrayView2<F>,
-        grad_log_det: ArrayView1<F>,
-        grad_params: &mut [ArrayViewMutD<F>],
-    ) -> Result<Array2<F>> {
-        self.backward(y, x, y, grad_x, grad_log_det, grad_params, -F::one())
+    fn params(&self) -> Vec<Param<'_, F>> {
+        vec![
+            Param::new("bias", self.bias.view().into_dyn()),
+            Param::new("log_scale", self.log_scale.view().into_dyn()),
+        ]
+    }
+
+    fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
+        vec![
+            ParamMut::new("bias", self.bias.view_mut().into_dyn()),
+            ParamMut::new("log_scale", self.log_scale.view_mut().into_dyn()),
+        ]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::elementwise::testing::{assert_close, check_backward, fd_log_det};
-    use ndarray::{array, Axis};
+    use crate::core::Gradients;
+    use crate::layers::conv1x1::fd::check_backward;
+    use ndarray::{array, Array2};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
+
+    fn assert_close(got: f64, want: f64, tol: f64, what: &str) {
+        assert!((got - want).abs() <= tol * want.abs().max(1.0), "{what}: {got} vs {want}");
+    }
 
     /// A batch with channel c ~ N(mean_c, scale_c²) per pixel.
     fn image_batch(n: usize, shape: ImageShape, seed: u64) -> Array2<f64> {
@@ -342,7 +328,7 @@ mod tests {
     /// Per-channel (mean, sample variance) of a batch, computed directly.
     fn stats(v: &Array2<f64>, shape: ImageShape) -> Vec<(f64, f64)> {
         let hw = shape.pixels();
-        (0..shape.channels)
+        (0..shape.channels())
             .map(|c| {
                 let vals: Vec<f64> = v.slice(s![.., c * hw..(c + 1) * hw]).iter().copied().collect();
                 let m = vals.iter().sum::<f64>() / vals.len() as f64;
@@ -350,6 +336,21 @@ mod tests {
                 (m, var)
             })
             .collect()
+    }
+
+    /// `log|det|` of the central-difference Jacobian of `forward` at the row `x`.
+    fn fd_log_det(f: &ActNorm<f64>, x: &Array2<f64>) -> f64 {
+        let d = x.ncols();
+        let h = 1e-5;
+        let mut jac = Array2::zeros((d, d));
+        for j in 0..d {
+            let (mut xp, mut xm) = (x.clone(), x.clone());
+            xp[[0, j]] += h;
+            xm[[0, j]] -= h;
+            let col = (&f.forward(xp.view()).unwrap() - &f.forward(xm.view()).unwrap()) / (2.0 * h);
+            jac.column_mut(j).assign(&col.row(0));
+        }
+        crate::linalg::pure::slogdet(jac.view()).unwrap().1
     }
 
     #[test]
@@ -377,6 +378,7 @@ mod tests {
         assert!(!id.is_initialized());
         assert_eq!(id.forward(x.view()).unwrap(), x);
         assert!(f.is_initialized());
+        assert_eq!(f.params().iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["bias", "log_scale"]);
     }
 
     #[test]
@@ -404,7 +406,7 @@ mod tests {
         let shape = ImageShape::new(2, 3, 1).unwrap();
         let y = image_batch(30, shape, 2);
         let mut f = ActNorm::new(shape).unwrap();
-        f.initialize_inverse(y.view()).unwrap();
+        f.initialize(Direction::Inverse, y.view()).unwrap();
         let x = f.inverse(y.view()).unwrap();
         for ((m, v), (_, vy)) in stats(&x, shape).into_iter().zip(stats(&y, shape)) {
             assert!(m.abs() < 1e-12, "mean {m}");
@@ -441,7 +443,7 @@ mod tests {
         assert!(r.initialize_inverse(x.view()).is_err());
         // A fresh layer given parameters through params_mut can be marked as restored.
         let mut m = ActNorm::<f64>::new(shape).unwrap();
-        m.params_mut()[1].fill(0.3);
+        m.params_mut()[1].value.fill(0.3);
         m.set_initialized(true);
         assert!(m.initialize_forward(x.view()).is_err());
         // ... and deliberately reset.
@@ -497,21 +499,19 @@ mod tests {
             Err(Error::InvalidParameter(_))
         ));
         assert!(ActNorm::<f64>::vector(0).is_err());
-        assert!(ActNorm::<f64>::new(ImageShape { channels: 2, height: 0, width: 3 }).is_err());
         assert!(ActNorm::from_params(shape, array![0.0_f64], array![0.0, 0.0]).is_err());
         assert!(ActNorm::from_params(shape, array![0.0_f64, f64::NAN], array![0.0, 0.0]).is_err());
-        // overflow
+        // overflow (0·inf = NaN is caught too)
         let big = ActNorm::from_params(shape, array![0.0_f64, 0.0], array![800.0, 0.0]).unwrap();
-        assert_eq!(
-            big.forward(array![[0.0, 1.0, 1.0, 1.0]].view()).unwrap_err(),
-            Error::Overflow {
-                context: "ActNorm forward",
-                row: 0,
-                col: 0, // 0·inf = NaN is caught too
-            }
-        );
+        let e = big.forward(array![[0.0, 1.0, 1.0, 1.0]].view()).unwrap_err();
+        assert!(matches!(e, Error::Overflow { row: 0, col: 0, .. }), "{e}");
         assert!(big.inverse(array![[0.0, 1.0, 1.0, 1.0]].view()).is_ok());
         assert!(matches!(big.forward(array![[1.0, 2.0, 3.0]].view()), Err(Error::WidthMismatch { .. })));
+        // A NaN written through params_mut is refused at the boundary.
+        let mut m = ActNorm::<f64>::new(shape).unwrap();
+        m.params_mut()[0].value[1] = f64::NAN;
+        let e = m.forward(array![[0.0, 1.0, 1.0, 1.0]].view()).unwrap_err();
+        assert!(matches!(e, Error::NonFiniteParameter { ref name, index: 1 } if name == "bias"), "{e}");
     }
 
     #[test]
@@ -520,11 +520,11 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(11);
         let mut f = ActNorm::<f64>::new(shape).unwrap();
         for mut p in f.params_mut() {
-            p.mapv_inplace(|_| 0.7 * f64::standard_normal(&mut rng));
+            p.value.mapv_inplace(|_| 0.7 * f64::standard_normal(&mut rng));
         }
         assert!(f.log_scale().iter().all(|&s| s != 0.0));
-        let x = image_batch(1, shape, 5).row(0).to_owned();
-        let ld = f.log_det_jacobian(x.view().insert_axis(Axis(0))).unwrap()[0];
+        let x = image_batch(1, shape, 5);
+        let ld = f.log_det_jacobian(x.view()).unwrap()[0];
         assert_close(ld, fd_log_det(&f, &x), 1e-6, "fd");
         assert_close(ld, 4.0 * f.log_scale().sum(), 1e-15, "H·W·Σs");
         // round trip on a batch and a transposed view
@@ -549,25 +549,36 @@ mod tests {
         {
             let mut f = ActNorm::<f64>::new(shape).unwrap();
             for mut p in f.params_mut() {
-                p.mapv_inplace(|_| 0.7 * f64::standard_normal(&mut rng));
+                p.value.mapv_inplace(|_| 0.7 * f64::standard_normal(&mut rng));
             }
             let x = image_batch(4, shape, 60 + k as u64);
-            check_backward(&mut f, false, &x, k as u64, 1e-7);
-            check_backward(&mut f, true, &x, 10 + k as u64, 1e-7);
+            check_backward(&mut f, Direction::Forward, &x, k as u64, 1e-7);
+            check_backward(&mut f, Direction::Inverse, &x, 10 + k as u64, 1e-7);
         }
-        // By hand, C = 1, H·W = 2: y = (x + 1)·2, L = Σ y + Σ ld.
-        let mut f =
-            ActNorm::from_params(ImageShape::new(1, 1, 2).unwrap(), array![1.0], array![2.0_f64.ln()])
-                .unwrap();
+    }
+
+    #[test]
+    fn backward_by_hand() {
+        // C = 1, H·W = 2: y = (x + 1)·2, L = Σ y + Σ ld.
+        let f = ActNorm::from_params(ImageShape::new(1, 1, 2).unwrap(), array![1.0], array![2.0_f64.ln()])
+            .unwrap();
         let x = array![[0.0, 1.0], [2.0, -1.0]];
-        let (y, _, t) = f.forward_recorded(x.view()).unwrap();
-        let mut bufs = [ndarray::ArrayD::zeros(vec![1]), ndarray::ArrayD::zeros(vec![1])];
-        let mut views: Vec<_> = bufs.iter_mut().map(|b| b.view_mut()).collect();
-        let ones = Array2::ones((2, 2));
-        let gx = f.forward_backward(x.view(), y.view(), &t, ones.view(), array![1.0, 1.0].view(), &mut views);
-        assert_eq!(gx.unwrap(), Array2::from_elem((2, 2), 2.0));
+        let rec = f.record(Direction::Forward, x.view(), None).unwrap();
+        let mut grads = Gradients::for_params(&f.params());
+        let (ones, v) = (Array2::ones((2, 2)), Array1::ones(2));
+        let cot = Cotangents { output: ones.view(), log_det: v.view() };
+        let gx = f.gradient(&rec, cot, &mut grads).unwrap();
+        assert_eq!(gx.input, Array2::from_elem((2, 2), 2.0));
         // ∂b = 2·4 = 8; ∂s = Σ y + H·W·2 = (2 + 4 + 6 + 0) + 4 = 16
-        assert!((bufs[0][[0]] - 8.0).abs() < 1e-14 && (bufs[1][[0]] - 16.0).abs() < 1e-14);
-        assert!(f.params_mut().len() == 2);
+        assert!((grads.get("bias").unwrap()[[0]] - 8.0).abs() < 1e-14);
+        assert!((grads.get("log_scale").unwrap()[[0]] - 16.0).abs() < 1e-14);
+        // Inverse by hand at y = x: x' = y/2 − 1, ∂y = 1/2, ∂b = −n·H·W = −4,
+        // ∂s = −Σ y/2 − H·W·n = −1 − 4 = −5.
+        let rec = f.record(Direction::Inverse, x.view(), None).unwrap();
+        grads.zero();
+        let gy = f.gradient(&rec, cot, &mut grads).unwrap();
+        assert_eq!(gy.input, Array2::from_elem((2, 2), 0.5));
+        assert!((grads.get("bias").unwrap()[[0]] + 4.0).abs() < 1e-14);
+        assert!((grads.get("log_scale").unwrap()[[0]] + 5.0).abs() < 1e-14);
     }
 }

@@ -3,19 +3,26 @@
 //! | layer | forward `y = f(x)` | log-det |
 //! |---|---|---|
 //! | [`Affine`] | `x·exp(a) + b` | `Σ a` |
+//! | [`ActNorm`] | `(x + b)·exp(s)` per channel | `H·W·Σ s` |
+//! | [`Invertible1x1Conv`] | `W·x` at every pixel | `H·W·log\|det W\|` |
 //! | [`Chain`] | `f_k ∘ … ∘ f_1` | sum of the parts |
 //! | [`Invert`] | `f⁻¹` | `log|det ∂f⁻¹/∂y|` |
 //! | [`Exp`], [`Sigmoid`], [`Softplus`], [`Tanh`], [`Logit`] | a scalar map on every entry | `Σ ln|f'(x)|` ([`elementwise`]) |
 //! | [`Permutation`] | `x[:, π]` | `0` |
 
+pub mod actnorm;
+mod actnorm_init;
 pub mod affine;
 pub mod chain;
+pub mod conv1x1;
 pub mod elementwise;
 pub mod invert;
 pub mod permutation;
 
+pub use actnorm::ActNorm;
 pub use affine::Affine;
 pub use chain::Chain;
+pub use conv1x1::Invertible1x1Conv;
 pub use elementwise::{Exp, Logit, Sigmoid, Softplus, Tanh};
 pub use invert::Invert;
 pub use permutation::Permutation;
