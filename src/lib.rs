@@ -8,7 +8,10 @@ pub use crate::core::{
     Bijector, Cotangents, Direction, Error, Float, Gradients, GradientsMut, ImageShape, InputGrads, Param,
     ParamMut, Pass, PassArgs, PassRecord, Recorded, Result, Tape,
 };
-pub use layers::{Affine, Chain, Invert};
+pub use layers::{
+    AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Coupling, CouplingTransform, Invert,
+    Mask, ScaleBound, Shift,
+};
 #[path = "nn"]
 pub mod nn {
     //! placeholder during the port
