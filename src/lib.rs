@@ -18,6 +18,7 @@ pub use crate::core::{
 };
 pub use flow::{BaseDistribution, Flow, Normal, StandardNormal};
 pub use layers::{
-    ActNorm, Affine, Chain, Exp, Invert, Invertible1x1Conv, Logit, Permutation, Sigmoid, Softplus, Tanh,
+    ActNorm, AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Coupling, CouplingTransform, Exp,
+    Invert, Invertible1x1Conv, Logit, Mask, Permutation, ScaleBound, Shift, Sigmoid, Softplus, Tanh,
 };
 pub use nn::{Activation, Conditioner, Mlp, MlpConfig};

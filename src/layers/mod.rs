@@ -6,6 +6,7 @@
 //! | [`ActNorm`] | `(x + b)·exp(s)` per channel | `H·W·Σ s` |
 //! | [`Invertible1x1Conv`] | `W·x` at every pixel | `H·W·log\|det W\|` |
 //! | [`Chain`] | `f_k ∘ … ∘ f_1` | sum of the parts |
+//! | [`Coupling`] | `y_P = x_P`, `y_T = τ(x_T; net([x_P, c]))` | `Σ log|τ'|` |
 //! | [`Invert`] | `f⁻¹` | `log|det ∂f⁻¹/∂y|` |
 //! | [`Exp`], [`Sigmoid`], [`Softplus`], [`Tanh`], [`Logit`] | a scalar map on every entry | `Σ ln|f'(x)|` ([`elementwise`]) |
 //! | [`Permutation`] | `x[:, π]` | `0` |
@@ -15,6 +16,7 @@ mod actnorm_init;
 pub mod affine;
 pub mod chain;
 pub mod conv1x1;
+pub mod coupling;
 pub mod elementwise;
 pub mod invert;
 pub mod permutation;
@@ -24,5 +26,8 @@ pub use affine::Affine;
 pub use chain::Chain;
 pub use conv1x1::Invertible1x1Conv;
 pub use elementwise::{Exp, Logit, Sigmoid, Softplus, Tanh};
+pub use coupling::{
+    AdditiveCoupling, AffineCoupling, BoundedAffine, Coupling, CouplingTransform, Mask, ScaleBound, Shift,
+};
 pub use invert::Invert;
 pub use permutation::Permutation;

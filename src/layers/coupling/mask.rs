@@ -1,8 +1,6 @@
 //! [`Mask`]: which coordinates of a row a coupling layer passes through and which it transforms.
 
-use crate::error::{Error, Result};
-use crate::float::Float;
-use crate::image::ImageShape;
+use crate::core::{Error, Float, ImageShape, Result};
 use ndarray::Array1;
 
 /// A binary coupling mask over the `D` coordinates of a row.
@@ -13,7 +11,7 @@ use ndarray::Array1;
 /// kind. The index lists of both kinds are precomputed, in increasing order.
 ///
 /// ```
-/// use bijectors::{coupling::Mask, ImageShape};
+/// use bijectors::{ImageShape, Mask};
 ///
 /// let m = Mask::first_half(5).unwrap();
 /// assert_eq!(m.pass_through(), &[0, 1]);
@@ -99,9 +97,9 @@ impl Mask {
     pub fn checkerboard(shape: ImageShape, parity: usize) -> Result<Self> {
         check_parity(parity)?;
         let mut bits = Vec::with_capacity(shape.dim());
-        for _c in 0..shape.channels {
-            for h in 0..shape.height {
-                bits.extend((0..shape.width).map(|w| (h + w) % 2 == parity));
+        for _c in 0..shape.channels() {
+            for h in 0..shape.height() {
+                bits.extend((0..shape.width()).map(|w| (h + w) % 2 == parity));
             }
         }
         Self::from_bits(bits)
@@ -110,13 +108,13 @@ impl Mask {
     /// Channel split: with `first_half`, channels `0..⌊C/2⌋` pass through (all their pixels) and
     /// the others are transformed; otherwise the reverse. Needs `C ≥ 2`.
     pub fn channel_wise(shape: ImageShape, first_half: bool) -> Result<Self> {
-        if shape.channels < 2 {
+        if shape.channels() < 2 {
             return Err(Error::InvalidMask(format!(
                 "a channel-wise mask needs at least 2 channels, got {}",
-                shape.channels
+                shape.channels()
             )));
         }
-        let split = shape.channels / 2 * shape.pixels();
+        let split = shape.channels() / 2 * shape.pixels();
         Self::from_bits((0..shape.dim()).map(|i| (i < split) == first_half).collect())
     }
 

@@ -1,34 +1,44 @@
-//! [`ScaleBound`]: how an affine coupling turns a raw network output into a bounded log-scale.
+//! [`ScaleBound`]: how a [`BoundedAffine`](super::BoundedAffine) transform turns a raw conditioner
+//! output `r` into a bounded log-scale `s = bound(r)`, and its slope `ds/dr`.
+//!
+//! Value and slope come from ONE kernel per variant (a `value(r)` and a `slope(r, s)` that reads
+//! the slope off the value where that is free): the affine transform's loop, its tape and the
+//! scalar [`ScaleBound::apply`] / [`ScaleBound::derivative`] / [`ScaleBound::value_and_slope`]
+//! all call the same kernel, so they cannot drift apart.
 
-use crate::error::{Error, Result};
-use crate::float::Float;
+use crate::core::{Error, Float, Result};
 use std::f64::consts::FRAC_2_PI;
 
-/// Maps the raw conditioner output `r` to the log-scale `s` of an
-/// [`AffineCoupling`](crate::coupling::AffineCoupling) (`y_T = x_T·exp(s) + t`).
+/// Maps the raw conditioner output `r` to the log-scale `s` of an affine coupling
+/// (`y_T = x_T·exp(s) + t`).
 ///
 /// `exp` of an unbounded network output is the most common source of NaN and inf in flow
 /// training; every variant keeps `s` bounded (from above at least) and has slope 1 at `r = 0`
 /// except `SigmoidGlow`:
 ///
 /// * `Tanh` (default): `s = tanh(r)`, `s ∈ (−1, 1)`, so each scale lies in `(1/e, e)`. Exactly the
-///   PyTorch mirror's choice.
-/// * `ScaledTanh(c)`: `s = c·tanh(r/c)`, `s ∈ (−c, c)`; `c > 0`, finite.
+///   PyTorch mirror's choice. Slope `1 − s²`.
+/// * `ScaledTanh(c)`: `s = c·tanh(r/c)`, `s ∈ (−c, c)`; `c > 0`, finite. Slope `1 − (s/c)²`.
 /// * `SigmoidGlow`: Glow's `scale = sigmoid(r + 2)`, i.e. `s = log sigmoid(r + 2)
 ///   = −softplus(−(r + 2))`, computed stably; `s ∈ (−∞, 0)`, so the forward map only contracts
 ///   (the inverse only expands) and a zero-initialised network starts at `s = log sigmoid(2) ≈
-///   −0.127`, not at the identity.
+///   −0.127`, not at the identity. Slope `1 − σ(r + 2) = −expm1(s)`.
 /// * `SoftClamp(c)`: `s = (2c/π)·atan(π r/(2c))`, `s ∈ (−c, c)`, with heavier tails than tanh
 ///   (the arctan "soft clamp" of Glow-style implementations such as FrEIA, rescaled here to slope 1
-///   at 0); `c > 0`, finite.
+///   at 0); `c > 0`, finite. Slope `1/(1 + (π r/(2c))²)`.
+///
+/// The slopes read off `s` cost no transcendental; in the far tails of the tanh variants
+/// (`|r/c| ≳ 19` in f64) they round to 0 where the exact slope is below `1e-16`.
 ///
 /// ```
-/// use bijectors::coupling::ScaleBound;
+/// use bijectors::ScaleBound;
 /// assert_eq!(ScaleBound::default(), ScaleBound::Tanh);
 /// assert!((ScaleBound::Tanh.apply(0.5_f64) - 0.5_f64.tanh()).abs() < 1e-15);
 /// assert!((ScaleBound::ScaledTanh(2.0).apply(100.0_f64) - 2.0).abs() < 1e-12);
 /// let s = ScaleBound::SigmoidGlow.apply(0.0_f64);
 /// assert!((s.exp() - 1.0 / (1.0 + (-2.0_f64).exp())).abs() < 1e-15);
+/// let (s, ds) = ScaleBound::Tanh.value_and_slope(0.3_f64);
+/// assert_eq!((s, ds), (ScaleBound::Tanh.apply(0.3), ScaleBound::Tanh.derivative(0.3)));
 /// assert!(ScaleBound::SoftClamp(-1.0).validate().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -44,6 +54,87 @@ pub enum ScaleBound {
     SoftClamp(f64),
 }
 
+/// One variant's map `r ↦ s` and its slope, the single source of truth for both.
+pub(crate) trait BoundKernel<F: Float>: Copy {
+    /// `s = bound(r)`.
+    fn value(self, r: F) -> F;
+    /// `ds/dr` at `r`, where `s = value(r)` (so a kernel can read the slope off `s`).
+    fn slope(self, r: F, s: F) -> F;
+}
+
+/// Something run with the kernel of a [`ScaleBound`], monomorphised per variant (so a loop over a
+/// batch has the variant's arithmetic inlined and no match per element).
+pub(crate) trait BoundVisitor<F: Float> {
+    /// What the visit returns.
+    type Output;
+    /// Runs with the variant's kernel.
+    fn visit<K: BoundKernel<F>>(self, kernel: K) -> Self::Output;
+}
+
+#[derive(Clone, Copy)]
+struct TanhK;
+impl<F: Float> BoundKernel<F> for TanhK {
+    #[inline]
+    fn value(self, r: F) -> F {
+        r.tanh()
+    }
+    #[inline]
+    fn slope(self, _: F, s: F) -> F {
+        F::one() - s * s
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ScaledTanhK<F> {
+    c: F,
+    inv: F,
+}
+impl<F: Float> BoundKernel<F> for ScaledTanhK<F> {
+    #[inline]
+    fn value(self, r: F) -> F {
+        self.c * (r * self.inv).tanh()
+    }
+    #[inline]
+    fn slope(self, _: F, s: F) -> F {
+        let q = s * self.inv;
+        F::one() - q * q
+    }
+}
+
+#[derive(Clone, Copy)]
+struct GlowK;
+impl<F: Float> BoundKernel<F> for GlowK {
+    /// `log sigmoid(u) = −softplus(−u) = min(u, 0) − log1p(exp(−|u|))`, with `u = r + 2`.
+    #[inline]
+    fn value(self, r: F) -> F {
+        let u = r + F::of(2.0);
+        let neg = if u < F::zero() { u } else { F::zero() };
+        neg - (-u.abs()).exp().ln_1p()
+    }
+    /// `s = log σ(u)` ⇒ `ds/dr = 1 − σ(u) = 1 − e^s`, exact near `s = 0` as `−expm1(s)`.
+    #[inline]
+    fn slope(self, _: F, s: F) -> F {
+        -s.exp_m1()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SoftClampK<F> {
+    k: F,
+    inv: F,
+}
+impl<F: Float> BoundKernel<F> for SoftClampK<F> {
+    #[inline]
+    fn value(self, r: F) -> F {
+        self.k * (r * self.inv).atan()
+    }
+    #[inline]
+    fn slope(self, r: F, _: F) -> F {
+        let q = r * self.inv;
+        F::one() / (F::one() + q * q)
+    }
+}
+
 impl ScaleBound {
     /// Checks the bound's constant (`c` finite and positive).
     pub fn validate(&self) -> Result<()> {
@@ -57,82 +148,63 @@ impl ScaleBound {
         }
     }
 
-    /// The log-scale `s` for a raw output `r`.
-    pub fn apply<F: Float>(&self, r: F) -> F {
+    /// Runs `visitor` with this variant's kernel.
+    pub(crate) fn visit<F: Float, V: BoundVisitor<F>>(&self, visitor: V) -> V::Output {
         match *self {
-            ScaleBound::Tanh => r.tanh(),
-            ScaleBound::ScaledTanh(c) => scaled_tanh(r, F::of(c), F::of(1.0 / c)),
-            ScaleBound::SigmoidGlow => log_sigmoid_plus_2(r),
-            ScaleBound::SoftClamp(c) => soft_clamp(r, F::of(FRAC_2_PI * c), F::of(1.0 / (FRAC_2_PI * c))),
+            ScaleBound::Tanh => visitor.visit(TanhK),
+            ScaleBound::ScaledTanh(c) => visitor.visit(ScaledTanhK { c: F::of(c), inv: F::of(1.0 / c) }),
+            ScaleBound::SigmoidGlow => visitor.visit(GlowK),
+            ScaleBound::SoftClamp(c) => {
+                visitor.visit(SoftClampK { k: F::of(FRAC_2_PI * c), inv: F::of(1.0 / (FRAC_2_PI * c)) })
+            }
         }
     }
 
-    /// The slope `ds/dr` at a raw output `r`, computed stably for any finite `r`:
-    ///
-    /// * `Tanh`: `sech²(r) = 4e^{−2|r|}/(1 + e^{−2|r|})²`; `ScaledTanh(c)`: `sech²(r/c)`;
-    /// * `SigmoidGlow`: `1 − σ(r + 2) = σ(−(r + 2))`, evaluated without overflow;
-    /// * `SoftClamp(c)`: `1/(1 + (π r/(2c))²)`.
-    ///
-    /// (The coupling layers' recorded passes read the slope from `s` instead, which costs no
-    /// further transcendental: `1 − s²`, `1 − (s/c)²`, `−expm1(s)`.)
+    /// `(s, ds/dr)` at a raw output `r`: the numbers the affine transform computes and records.
+    pub fn value_and_slope<F: Float>(&self, r: F) -> (F, F) {
+        struct At<F>(F);
+        impl<F: Float> BoundVisitor<F> for At<F> {
+            type Output = (F, F);
+            fn visit<K: BoundKernel<F>>(self, k: K) -> (F, F) {
+                let s = k.value(self.0);
+                (s, k.slope(self.0, s))
+            }
+        }
+        self.visit(At(r))
+    }
+
+    /// The log-scale `s` for a raw output `r`.
+    pub fn apply<F: Float>(&self, r: F) -> F {
+        struct At<F>(F);
+        impl<F: Float> BoundVisitor<F> for At<F> {
+            type Output = F;
+            fn visit<K: BoundKernel<F>>(self, k: K) -> F {
+                k.value(self.0)
+            }
+        }
+        self.visit(At(r))
+    }
+
+    /// The slope `ds/dr` at a raw output `r` (the second entry of
+    /// [`value_and_slope`](ScaleBound::value_and_slope)).
     ///
     /// ```
-    /// use bijectors::coupling::ScaleBound;
+    /// use bijectors::ScaleBound;
     /// assert!((ScaleBound::Tanh.derivative(0.0_f64) - 1.0).abs() < 1e-15);
     /// assert!(ScaleBound::Tanh.derivative(1e4_f64) >= 0.0);
     /// let sig = 1.0 / (1.0 + (-2.0_f64).exp());
     /// assert!((ScaleBound::SigmoidGlow.derivative(0.0_f64) - (1.0 - sig)).abs() < 1e-15);
     /// ```
     pub fn derivative<F: Float>(&self, r: F) -> F {
-        let sech2 = |u: F| {
-            let e = (-(u + u).abs()).exp();
-            let d = F::one() + e;
-            F::of(4.0) * e / (d * d)
-        };
-        match *self {
-            ScaleBound::Tanh => sech2(r),
-            ScaleBound::ScaledTanh(c) => sech2(r * F::of(1.0 / c)),
-            ScaleBound::SigmoidGlow => {
-                // σ(−u), u = r + 2
-                let u = r + F::of(2.0);
-                if u >= F::zero() {
-                    let e = (-u).exp();
-                    e / (F::one() + e)
-                } else {
-                    F::one() / (F::one() + u.exp())
-                }
-            }
-            ScaleBound::SoftClamp(c) => {
-                let q = r * F::of(1.0 / (FRAC_2_PI * c));
-                F::one() / (F::one() + q * q)
-            }
-        }
+        self.value_and_slope(r).1
     }
-}
-
-#[inline]
-pub(crate) fn scaled_tanh<F: Float>(r: F, c: F, inv_c: F) -> F {
-    c * (r * inv_c).tanh()
-}
-
-/// `log sigmoid(u) = −softplus(−u) = min(u, 0) − log1p(exp(−|u|))`, with `u = r + 2`.
-#[inline]
-pub(crate) fn log_sigmoid_plus_2<F: Float>(r: F) -> F {
-    let u = r + F::of(2.0);
-    let neg = if u < F::zero() { u } else { F::zero() };
-    neg - (-u.abs()).exp().ln_1p()
-}
-
-#[inline]
-pub(crate) fn soft_clamp<F: Float>(r: F, k: F, inv_k: F) -> F {
-    k * (r * inv_k).atan()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ALL: [ScaleBound; 4] =
+    pub(crate) const ALL: [ScaleBound; 4] =
         [ScaleBound::Tanh, ScaleBound::ScaledTanh(3.0), ScaleBound::SigmoidGlow, ScaleBound::SoftClamp(2.5)];
 
     #[test]
@@ -174,6 +246,7 @@ mod tests {
                 let h = 1e-6;
                 let slope = (b.apply(h) - b.apply(-h)) / (2.0 * h);
                 assert!((slope - 1.0_f64).abs() < 1e-9, "{b:?}");
+                assert_eq!(b.derivative(0.0_f64), 1.0);
             }
         }
     }
@@ -194,11 +267,18 @@ mod tests {
             let d: f32 = b.derivative(-90.0_f32);
             assert!(d.is_finite());
         }
-        // far tails stay accurate in relative terms (no 1 − tanh² cancellation)
-        let d: f64 = ScaleBound::Tanh.derivative(30.0);
-        assert!((d / (4.0 * (-60.0_f64).exp()) - 1.0).abs() < 1e-12);
+        // the Glow slope −expm1(s) stays accurate in relative terms in its tail
         let d: f64 = ScaleBound::SigmoidGlow.derivative(40.0);
         assert!((d / (-42.0_f64).exp() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn one_source_of_truth() {
+        for b in ALL {
+            for r in [-3.0, -0.2, 0.0, 0.9, 5.0_f64] {
+                assert_eq!(b.value_and_slope(r), (b.apply(r), b.derivative(r)));
+            }
+        }
     }
 
     #[test]
