@@ -16,9 +16,9 @@ pub use crate::core::{
     Bijector, Cotangents, Direction, Error, Float, Gradients, GradientsMut, ImageShape, InputGrads, Param,
     ParamMut, Pass, PassArgs, PassRecord, Recorded, Result, Tape,
 };
-pub use flow::{BaseDistribution, Flow, Normal, StandardNormal};
+pub use flow::{presets, BaseDistribution, Flow, Normal, StandardNormal};
 pub use layers::{
-    ActNorm, AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Coupling, CouplingTransform, Exp,
-    Invert, Invertible1x1Conv, Logit, Mask, Permutation, ScaleBound, Shift, Sigmoid, Softplus, Tanh,
+    ActNorm, AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Coupling, CouplingTransform,
+    Exp, Invert, Invertible1x1Conv, Logit, Mask, Permutation, ScaleBound, Shift, Sigmoid, Softplus, Tanh,
 };
 pub use nn::{Activation, Conditioner, Mlp, MlpConfig};

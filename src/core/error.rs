@@ -140,7 +140,10 @@ impl fmt::Display for Error {
                 )
             }
             Error::GradientOverflow { name, index } => {
-                write!(f, "the gradient of parameter {name} overflowed to a non-finite value at flat index {index}")
+                write!(
+                    f,
+                    "the gradient of parameter {name} overflowed to a non-finite value at flat index {index}"
+                )
             }
             Error::InvalidContext(msg) => write!(f, "invalid context: {msg}"),
             Error::WrongTape { layer, reason } => write!(f, "{layer} backward: wrong tape: {reason}"),

@@ -410,6 +410,25 @@ impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
     }
 }
 
+impl<F: Float, D: BaseDistribution<F>> Flow<F, D, crate::layers::Chain<F>> {
+    /// Initialises every not-yet-initialised [`ActNorm`](crate::ActNorm) of the flow's chain, in
+    /// order, from a batch of data (see [`Chain::initialize_actnorms`](crate::Chain::initialize_actnorms));
+    /// returns how many were initialised.
+    ///
+    /// ```
+    /// use bijectors::{chain, ActNorm, Affine, Flow, StandardNormal};
+    /// let chain = chain![ActNorm::<f64>::vector(2)?, Affine::identity(2)?]?;
+    /// let mut flow = Flow::new(StandardNormal::new(2)?, chain)?;
+    /// let data = ndarray::array![[1.0, 10.0], [3.0, 14.0], [5.0, 18.0]];
+    /// assert_eq!(flow.initialize_actnorms(data.view())?, 1);
+    /// assert_eq!(flow.initialize_actnorms(data.view())?, 0); // already initialised
+    /// # Ok::<(), bijectors::Error>(())
+    /// ```
+    pub fn initialize_actnorms(&mut self, data: ArrayView2<F>) -> Result<usize> {
+        self.bijector.initialize_actnorms(data)
+    }
+}
+
 /// `(x, log base(z) − log|det ∂f/∂z|)`, checked finite.
 fn finish_log_prob<F: Float>(
     x: Array2<F>,

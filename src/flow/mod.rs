@@ -11,5 +11,7 @@ pub mod base;
 #[allow(clippy::module_inception)]
 pub mod flow;
 
+pub mod presets;
+
 pub use base::{BaseDistribution, Normal, StandardNormal};
 pub use flow::Flow;

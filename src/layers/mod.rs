@@ -25,9 +25,9 @@ pub use actnorm::ActNorm;
 pub use affine::Affine;
 pub use chain::Chain;
 pub use conv1x1::Invertible1x1Conv;
-pub use elementwise::{Exp, Logit, Sigmoid, Softplus, Tanh};
 pub use coupling::{
     AdditiveCoupling, AffineCoupling, BoundedAffine, Coupling, CouplingTransform, Mask, ScaleBound, Shift,
 };
+pub use elementwise::{Exp, Logit, Sigmoid, Softplus, Tanh};
 pub use invert::Invert;
 pub use permutation::Permutation;

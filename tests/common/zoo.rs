@@ -6,7 +6,9 @@
 
 use super::cond::CondScale;
 use bijectors::testing::{Domain, Spec};
-use bijectors::{chain, Affine, Bijector, Chain, Exp, Float, Invert, Logit, Permutation, Result, Sigmoid, Softplus, Tanh};
+use bijectors::{
+    chain, Affine, Bijector, Chain, Exp, Float, Invert, Logit, Permutation, Result, Sigmoid, Softplus, Tanh,
+};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 

@@ -61,4 +61,3 @@ pub use mask::Mask;
 pub use scale::ScaleBound;
 pub use shift::Shift;
 pub use transform::{CouplingTransform, TransformArgs, TransformGrads, TransformPass, TransformRecord};
-
