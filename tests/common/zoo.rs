@@ -7,7 +7,9 @@
 use super::cond::CondScale;
 use bijectors::testing::{Domain, Spec};
 use bijectors::{
-    chain, Affine, Bijector, Chain, Exp, Float, Invert, Logit, Permutation, Result, Sigmoid, Softplus, Tanh,
+    chain, ActNorm, Activation, AdditiveCoupling, Affine, AffineCoupling, Bijector, Chain, Exp, Float,
+    ImageShape, Invert, Invertible1x1Conv, Logit, Mask, Permutation, Result, ScaleBound, Sigmoid, Softplus,
+    Tanh,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -75,6 +77,16 @@ macro_rules! case {
     };
 }
 
+/// An affine coupling with an `[8, 8]` MLP of `activation` and the scale bound `bound`.
+fn affine<F: Float>(
+    mask: Mask,
+    activation: Activation,
+    bound: ScaleBound,
+    rng: &mut StdRng,
+) -> Result<AffineCoupling<F>> {
+    AffineCoupling::<F>::with_mlp(mask, &[8, 8], activation, rng)?.with_scale_bound(bound)
+}
+
 /// Every case of the zoo.
 #[rustfmt::skip]
 pub fn zoo() -> Vec<Case> {
@@ -90,14 +102,15 @@ pub fn zoo() -> Vec<Case> {
         case!("cond_scale_ctx1", |rng| CondScale::<F>::new(2, 1)?, Real, 2, Some(1), true),
         case!("invert_cond_scale", |rng| Invert::new(CondScale::<F>::new(3, 2)?), Real, 3, Some(2), true),
         case!("chain_conditional", |rng| chain![Affine::<F>::identity(3)?, CondScale::<F>::new(3, 2)?, Invert::new(CondScale::<F>::new(3, 2)?)]?, Real, 3, Some(2), true),
-        // To re-add as their layers are ported (0.1's tests/common/zoo_layers.rs; `git show
-        // 57d9b45:tests/common/zoo_layers.rs` for the constructors' arguments):
-        // case!("additive_coupling", |rng| AdditiveCoupling::<F>::with_mlp(Mask::alternating(4, 1)?, &[8], Activation::Tanh, rng)?, Real, 4, None, true),
-        // case!("affine_coupling_tanh_first_half", |rng| /* Mask::first_half(5), [8, 8], Elu, ScaleBound::Tanh */, Real, 5, None, true),
-        // case!("affine_coupling_glow_checkerboard", |rng| /* Mask::checkerboard(ImageShape(4,2,2), 1), Tanh, SigmoidGlow */, Real, 16, None, true),
-        // case!("affine_coupling_scaled_tanh_channels", |rng| /* Mask::channel_wise(img, false), Softplus, ScaledTanh(2.0) */, Real, 16, None, true),
-        // case!("affine_coupling_soft_clamp_user_mask", |rng| /* Mask::from_bits([f,t,t,f,t]), Tanh, SoftClamp(1.5) */, Real, 5, None, true),
-        // case!("affine_coupling_relu_moons", |rng| /* Mask::alternating(2, 0), Relu, Tanh */, Real, 2, None, false),
+        case!("additive_coupling", |rng| AdditiveCoupling::<F>::with_mlp(Mask::alternating(4, 1)?, &[8], Activation::Tanh, rng)?, Real, 4, None, true),
+        case!("affine_coupling_tanh_first_half", |rng| affine::<F>(Mask::first_half(5)?, Activation::Elu, ScaleBound::Tanh, rng)?, Real, 5, None, true),
+        case!("affine_coupling_glow_checkerboard", |rng| affine::<F>(Mask::checkerboard(ImageShape::new(4, 2, 2)?, 1)?, Activation::Tanh, ScaleBound::SigmoidGlow, rng)?, Real, 16, None, true),
+        case!("affine_coupling_scaled_tanh_channels", |rng| affine::<F>(Mask::channel_wise(ImageShape::new(4, 2, 2)?, false)?, Activation::Softplus, ScaleBound::ScaledTanh(2.0), rng)?, Real, 16, None, true),
+        case!("affine_coupling_soft_clamp_user_mask", |rng| affine::<F>(Mask::from_bits(vec![false, true, true, false, true])?, Activation::Tanh, ScaleBound::SoftClamp(1.5), rng)?, Real, 5, None, true),
+        case!("affine_coupling_relu_moons", |rng| affine::<F>(Mask::alternating(2, 0)?, Activation::Relu, ScaleBound::Tanh, rng)?, Real, 2, None, false),
+        case!("affine_coupling_context", |rng| AffineCoupling::<F>::with_mlp_context(Mask::alternating(4, 0)?, 2, &[8], Activation::Tanh, rng)?, Real, 4, Some(2), true),
+        case!("additive_coupling_context_checkerboard", |rng| AdditiveCoupling::<F>::with_mlp_context(Mask::checkerboard(ImageShape::new(1, 2, 3)?, 0)?, 3, &[8], Activation::Softplus, rng)?, Real, 6, Some(3), true),
+        case!("invert_affine_coupling_context", |rng| Invert::new(AffineCoupling::<F>::with_mlp_context(Mask::from_bits(vec![true, false, false])?, 1, &[6, 6], Activation::Tanh, rng)?.with_scale_bound(ScaleBound::SoftClamp(2.0))?), Real, 3, Some(1), true),
         case!("exp", |rng| Exp, Real, 3, None, true),
         case!("log", |rng| Invert::new(Exp), Positive, 3, None, true),
         case!("sigmoid", |rng| Sigmoid, Central, 3, None, true),
@@ -107,12 +120,25 @@ pub fn zoo() -> Vec<Case> {
         case!("logit_alpha", |rng| Logit::new(0.05)?, Unit, 4, None, true),
         case!("permutation_random", |rng| Permutation::random(6, rng)?, Real, 6, None, true),
         case!("permutation_reverse", |rng| Permutation::reverse(5)?, Real, 5, None, true),
-        // case!("actnorm_image", |rng| ActNorm::<F>::new(ImageShape::new(3, 2, 2)?)?, Real, 12, None, true),
-        // case!("actnorm_vector", |rng| ActNorm::<F>::vector(4)?, Real, 4, None, true),
-        // case!("conv1x1_lu", |rng| Invertible1x1Conv::<F>::lu_random(ImageShape::new(3, 2, 2)?, rng)?, Real, 12, None, true),
-        // case!("conv1x1_dense", |rng| Invertible1x1Conv::<F>::dense_random(ImageShape::new(4, 1, 3)?, rng)?, Real, 12, None, true),
-        // case!("conv1x1_vector", |rng| Invertible1x1Conv::<F>::lu_random(ImageShape::vector(5)?, rng)?, Real, 5, None, true),
-        // case!("mixed_chain", |rng| chain![ActNorm::<F>::vector(4)?, AffineCoupling(first_half(4), Tanh, Tanh), Permutation::reverse(4)?,
-        //        AdditiveCoupling(first_half(4), [8], Softplus), Affine::<F>::identity(4)?, Invertible1x1Conv::<F>::lu_random(ImageShape::vector(4)?, rng)?]?, Real, 4, None, true),
+        case!("actnorm_image", |rng| ActNorm::<F>::new(ImageShape::new(3, 2, 2)?)?, Real, 12, None, true),
+        case!("actnorm_vector", |rng| ActNorm::<F>::vector(4)?, Real, 4, None, true),
+        case!("conv1x1_lu", |rng| Invertible1x1Conv::<F>::lu_random(ImageShape::new(3, 2, 2)?, rng)?, Real, 12, None, true),
+        case!("conv1x1_dense", |rng| Invertible1x1Conv::<F>::dense_random(ImageShape::new(4, 1, 3)?, rng)?, Real, 12, None, true),
+        case!("conv1x1_vector", |rng| Invertible1x1Conv::<F>::lu_random(ImageShape::vector(5)?, rng)?, Real, 5, None, true),
+        case!("mixed_chain", |rng| chain![
+            ActNorm::<F>::vector(4)?,
+            affine::<F>(Mask::first_half(4)?, Activation::Tanh, ScaleBound::Tanh, rng)?,
+            Permutation::reverse(4)?,
+            AdditiveCoupling::<F>::with_mlp(Mask::first_half(4)?, &[8], Activation::Softplus, rng)?,
+            Affine::<F>::identity(4)?,
+            Invertible1x1Conv::<F>::lu_random(ImageShape::vector(4)?, rng)?,
+        ]?, Real, 4, None, true),
+        case!("conditional_mixed_chain", |rng| chain![
+            AffineCoupling::<F>::with_mlp_context(Mask::first_half(4)?, 2, &[8], Activation::Tanh, rng)?,
+            Permutation::reverse(4)?,
+            CondScale::<F>::new(4, 2)?,
+            Invertible1x1Conv::<F>::lu_random(ImageShape::vector(4)?, rng)?,
+            AdditiveCoupling::<F>::with_mlp_context(Mask::second_half(4)?, 2, &[8], Activation::Softplus, rng)?,
+        ]?, Real, 4, Some(2), true),
     ]
 }
