@@ -34,9 +34,6 @@ use rand::distr::Distribution;
 use rand::Rng;
 use std::marker::PhantomData;
 
-/// How many overflowing draws in a row [`Distribution::sample`] tolerates before it panics.
-const MAX_RESAMPLES: usize = 100;
-
 /// A normalising flow: base distribution `D` and bijector `B` (forward = base → data).
 ///
 /// Parameters are the bijector's, under its names (`flow.param("0.shift")` for the first layer
@@ -59,7 +56,7 @@ const MAX_RESAMPLES: usize = 100;
 ///
 /// // One draw at a time, as a `rand` distribution.
 /// use rand::distr::Distribution;
-/// let one: ndarray::Array1<f64> = Distribution::sample(&flow, &mut rng);
+/// let one: ndarray::Array1<f64> = Distribution::sample(&flow, &mut rng)?;
 /// assert_eq!(one.len(), 1);
 /// assert_eq!(flow.param("shift").unwrap()[0], 1.0);
 /// # Ok::<(), bijectors::Error>(())
@@ -440,33 +437,18 @@ fn finish_log_prob<F: Float>(
     Ok((x, lp))
 }
 
-/// Single draws of an unconditional flow, as `rand_distr`'s distributions give them:
+/// Single draws of an unconditional flow through `rand`'s interface:
 /// `Distribution::sample(&flow, &mut rng)`, `rng.sample(&flow)`, `(&flow).sample_iter(rng)`.
 ///
-/// `Distribution::sample` cannot return an error, so:
-///
-/// * a draw whose forward pass **overflows** (only possible far in the base's tails, for a flow
-///   with finite parameters) is discarded and drawn again; the result is the flow's distribution
-///   conditioned on a finite sample, which differs from it only by that (numerically negligible)
-///   event. After 100 overflows in a row the method panics (the flow is then numerically broken).
-/// * any **other** error is a programming error and panics at once with the error's message: a
-///   conditional flow (use [`Flow::sample_with`]), a parameter set to NaN through `params_mut`, a
-///   layer whose domain does not cover the base's support.
-///
-/// [`Flow::sample`] is the fallible, batched alternative that never panics.
-impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Distribution<Array1<F>> for Flow<F, D, B> {
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Array1<F> {
-        if let Some(width) = self.bijector.context_dim() {
-            panic!("Flow as a rand Distribution: the flow is conditional (context width {width}); use Flow::sample_with");
-        }
-        for _ in 0..MAX_RESAMPLES {
-            match Flow::sample(self, 1, rng) {
-                Ok(x) => return x.row(0).to_owned(),
-                Err(Error::Overflow { .. }) => continue,
-                Err(e) => panic!("Flow as a rand Distribution: {e}"),
-            }
-        }
-        panic!("Flow as a rand Distribution: {MAX_RESAMPLES} draws in a row overflowed");
+/// Each draw is a `Result`: unlike a `rand_distr` distribution, whose parameters are fixed and
+/// validated at construction, a flow's parameters can change (and a conditional flow has no draw
+/// without a context), and `Distribution::sample` cannot return an error otherwise. So a draw is
+/// `Ok(row)` or the error [`Flow::sample`] would give (a conditional flow, a NaN parameter, an
+/// overflow): never a panic, never a NaN.
+impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Distribution<Result<Array1<F>>> for Flow<F, D, B> {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Array1<F>> {
+        let x = Flow::sample(self, 1, rng)?;
+        Ok(x.row(0).to_owned())
     }
 }
 
