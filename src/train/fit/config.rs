@@ -6,7 +6,7 @@ use super::super::schedule::LrSchedule;
 use crate::core::{Error, Float, Result};
 use std::time::Duration;
 
-/// Settings of [`fit`]: built with [`FitConfig::new`] and chained setters, checked when the fit
+/// Settings of [`fit`](crate::train::fit()): built with [`FitConfig::new`] and chained setters, checked when the fit
 /// starts.
 ///
 /// ```
@@ -143,7 +143,7 @@ impl FitConfig {
         self
     }
 
-    /// Checks the settings on their own (that `patience` has a held-out set is checked by [`fit`]).
+    /// Checks the settings on their own (that `patience` has a held-out set is checked by [`fit`](crate::train::fit())).
     pub fn validate(&self) -> Result<()> {
         let positive = [
             ("steps", self.steps),
@@ -166,7 +166,7 @@ impl FitConfig {
     }
 }
 
-/// What the callback tells [`fit`] to do next.
+/// What the callback tells [`fit`](crate::train::fit()) to do next.
 ///
 /// ```
 /// use bijectors::train::{fit, Adam, Control, FitConfig, StopReason};
