@@ -4,10 +4,7 @@
 //! * inverse: `x = ln y` (`y > 0`), `ln|(f⁻¹)'(y)| = −ln y`; backward `∂L/∂y = (g − v)/y`.
 
 use super::{Fail, ScalarMap};
-use crate::core::{
-    Bijector, Cotangents, Float, GradientsMut, InputGrads, Pass, PassArgs, PassRecord, Result,
-};
-use ndarray::Array1;
+use crate::core::Float;
 
 const FWD: &str = "Exp forward";
 const INV: &str = "Exp inverse";
@@ -97,33 +94,13 @@ impl<F: Float> ScalarMap<F> for Exp {
     }
 }
 
-impl<F: Float> Bijector<F> for Exp {
-    fn dim(&self) -> Option<usize> {
-        None
-    }
-
-    fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
-        super::pass(self, args)
-    }
-
-    fn log_det(&self, args: PassArgs<'_, F>) -> Result<Array1<F>> {
-        super::log_det(self, args)
-    }
-
-    fn backward(
-        &self,
-        record: &PassRecord<'_, F>,
-        cotangents: &Cotangents<'_, F>,
-        _grads: GradientsMut<'_, F>,
-    ) -> Result<InputGrads<F>> {
-        super::backward(self, record, cotangents)
-    }
-}
+scalar_map_bijector!(Exp);
 
 #[cfg(test)]
 mod tests {
     use super::super::fd::{assert_close, check_backward, fd_log_det};
     use super::*;
+    use crate::core::Bijector;
     use crate::core::{Direction, Error};
     use ndarray::{array, Array2, Axis};
 

@@ -64,6 +64,41 @@
 //! (`1 − σ(x)` near saturation, `1 − tanh²x` for large `|x|`), so gradients keep full relative
 //! precision wherever the pass itself succeeds.
 
+/// The `Bijector` impl of a parameter-free [`ScalarMap`]: no fixed width, the shared pass,
+/// log-det and backward of this module.
+macro_rules! scalar_map_bijector {
+    ($map:ty) => {
+        impl<F: $crate::core::Float> $crate::core::Bijector<F> for $map {
+            fn dim(&self) -> Option<usize> {
+                None
+            }
+
+            fn pass(
+                &self,
+                args: $crate::core::PassArgs<'_, F>,
+            ) -> $crate::core::Result<$crate::core::Pass<F>> {
+                $crate::layers::elementwise::pass(self, args)
+            }
+
+            fn log_det(
+                &self,
+                args: $crate::core::PassArgs<'_, F>,
+            ) -> $crate::core::Result<ndarray::Array1<F>> {
+                $crate::layers::elementwise::log_det(self, args)
+            }
+
+            fn backward(
+                &self,
+                record: &$crate::core::PassRecord<'_, F>,
+                cotangents: &$crate::core::Cotangents<'_, F>,
+                _grads: $crate::core::GradientsMut<'_, F>,
+            ) -> $crate::core::Result<$crate::core::InputGrads<F>> {
+                $crate::layers::elementwise::backward(self, record, cotangents)
+            }
+        }
+    };
+}
+
 mod exp;
 mod logit;
 mod sigmoid;

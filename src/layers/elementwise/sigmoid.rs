@@ -6,10 +6,7 @@
 //!   `∂L/∂y = (g + v(2y − 1))/(y(1 − y))`.
 
 use super::{Fail, ScalarMap};
-use crate::core::{
-    Bijector, Cotangents, Float, GradientsMut, InputGrads, Pass, PassArgs, PassRecord, Result,
-};
-use ndarray::Array1;
+use crate::core::Float;
 
 const FWD: &str = "Sigmoid forward";
 const INV: &str = "Sigmoid inverse";
@@ -107,33 +104,13 @@ impl<F: Float> ScalarMap<F> for Sigmoid {
     }
 }
 
-impl<F: Float> Bijector<F> for Sigmoid {
-    fn dim(&self) -> Option<usize> {
-        None
-    }
-
-    fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
-        super::pass(self, args)
-    }
-
-    fn log_det(&self, args: PassArgs<'_, F>) -> Result<Array1<F>> {
-        super::log_det(self, args)
-    }
-
-    fn backward(
-        &self,
-        record: &PassRecord<'_, F>,
-        cotangents: &Cotangents<'_, F>,
-        _grads: GradientsMut<'_, F>,
-    ) -> Result<InputGrads<F>> {
-        super::backward(self, record, cotangents)
-    }
-}
+scalar_map_bijector!(Sigmoid);
 
 #[cfg(test)]
 mod tests {
     use super::super::fd::{assert_close, check_backward, fd_log_det};
     use super::*;
+    use crate::core::Bijector;
     use crate::core::{Direction, Error};
     use ndarray::{array, Axis};
 
