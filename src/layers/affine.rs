@@ -44,6 +44,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 /// let y = g.forward(array![[1.0, 2.0, 3.0]].view()).unwrap();
 /// assert!((y[[0, 2]] - 7.0).abs() < 1e-12);
 /// assert!(Affine::new(array![0.0_f64], array![0.0, 1.0]).is_err());
+/// assert!(Affine::new(array![400.0_f64], array![0.0]).is_err()); // e^400 overflows for x ~ 1e200
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Affine<F: Float> {
@@ -53,10 +54,19 @@ pub struct Affine<F: Float> {
 }
 
 impl<F: Float> Affine<F> {
-    /// Per-dimension affine map; both vectors must have the same non-zero length and be finite.
+    /// Per-dimension affine map; both vectors must have the same non-zero length and be finite,
+    /// and every `|log_scale|` must stay below `ln(F::MAX) / 2` (≈ 354 in `f64`, ≈ 44 in `f32`):
+    /// beyond it `exp(±a)` overflows for ordinary inputs in one of the two directions.
     pub fn new(log_scale: Array1<F>, shift: Array1<F>) -> Result<Self> {
         validate::param_vector(&log_scale.view(), None, "log_scale")?;
         validate::param_vector(&shift.view(), Some(log_scale.len()), "shift")?;
+        let bound = F::max_value().ln() / F::of(2.0);
+        if let Some(i) = log_scale.iter().position(|a| a.abs() >= bound) {
+            return Err(crate::core::Error::InvalidParameter(format!(
+                "log_scale[{i}] = {} is beyond ±ln(MAX)/2 = ±{bound}: the map would overflow",
+                log_scale[i]
+            )));
+        }
         Ok(Self { log_scale, shift, scalar: false })
     }
 
