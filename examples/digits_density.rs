@@ -44,17 +44,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Border pixels are constant in the training set: floor their spread so the scale stays finite.
     let gaussian = Affine::new(std.mapv(|s| s.max(0.05).ln()), mean)?;
 
-    let mut layers: Vec<Box<dyn Bijector<f64>>> = vec![Box::new(gaussian)];
+    let mut layers = Chain::new();
+    layers.push(gaussian)?;
     for k in 0..4 {
-        layers.push(Box::new(AffineCoupling::with_mlp(
+        layers.push(AffineCoupling::<f64>::with_mlp(
             Mask::checkerboard(image, k % 2)?,
             &[256],
             Activation::Relu,
             &mut rng,
-        )?));
+        )?)?;
     }
-    layers.push(Box::new(to_unit_cube));
-    let flow = Flow::new(StandardNormal::new(64)?, Chain::new(layers)?)?;
+    layers.push(to_unit_cube)?;
+    let flow = Flow::new(StandardNormal::new(64)?, layers)?;
 
     let nll = -flow.log_prob(x_test.view())?.mean().unwrap();
     println!(

@@ -5,8 +5,8 @@
 
 use bijectors::nn::Activation;
 use bijectors::{
-    ActNorm, AffineCoupling, Bijector, Chain, Float, Flow, ImageShape, Invertible1x1Conv, Mask, ScaleBound,
-    StandardNormal,
+    chain, ActNorm, AffineCoupling, Bijector, Chain, Float, Flow, ImageShape, Invertible1x1Conv, Mask,
+    ScaleBound, StandardNormal,
 };
 use ndarray::Array2;
 use rand::rngs::StdRng;
@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut actnorm = ActNorm::<f64>::new(shape)?;
     actnorm.initialize_inverse(images.view())?;
     let normalised = actnorm.inverse(images.view())?;
-    for c in 0..shape.channels {
+    for c in 0..shape.channels() {
         let channel = normalised.slice(ndarray::s![.., c * shape.pixels()..(c + 1) * shape.pixels()]);
         println!(
             "after ActNorm, channel {c}: mean {:+.2e}, std {:.4}",
@@ -38,20 +38,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
     }
 
-    let glow_step = Chain::new(vec![
-        Box::new(actnorm) as Box<dyn Bijector<f64>>,
-        Box::new(Invertible1x1Conv::lu_random(shape, &mut rng)?),
-        Box::new(
-            AffineCoupling::with_mlp(Mask::channel_wise(shape, true)?, &[128], Activation::Relu, &mut rng)?
-                .with_scale_bound(ScaleBound::Tanh)?,
-        ),
-        Box::new(AffineCoupling::with_mlp(
-            Mask::checkerboard(shape, 0)?,
-            &[128],
-            Activation::Relu,
-            &mut rng,
-        )?),
-    ])?;
+    let glow_step: Chain<f64> = chain![
+        actnorm,
+        Invertible1x1Conv::lu_random(shape, &mut rng)?,
+        AffineCoupling::with_mlp(Mask::channel_wise(shape, true)?, &[128], Activation::Relu, &mut rng)?
+            .with_scale_bound(ScaleBound::Tanh)?,
+        AffineCoupling::with_mlp(Mask::checkerboard(shape, 0)?, &[128], Activation::Relu, &mut rng)?,
+    ]?;
     println!(
         "Glow step on {}x{}x{} images: {} layers, {} parameters",
         4,

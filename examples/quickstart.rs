@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Maximum likelihood with Adam: seeded minibatches of 256 rows drawn with replacement.
     let mut adam = Adam::new(2e-3)?;
     let config = FitConfig::new(1500, 256).seed(0).report_every(500);
-    let report = fit(&mut flow, train.view(), None, &mut adam, &config, |p| {
+    let report = fit(&mut flow, train.view(), None, &mut adam, &config, |p, _flow| {
         println!("  step {:>5}: train NLL {:.4}  ({:.1?})", p.step, p.train_loss, p.elapsed);
         Control::Continue
     })?;

@@ -152,9 +152,9 @@ fn run<F: Float>(args: &Args) -> Result<(), Box<dyn Error>> {
         report.stop
     );
     if let Some((step, loss)) = report.best {
-        println!("best held-out NLL {:.4} at step {step} (kept)", loss.to_f64());
+        println!("best held-out NLL {:.4} at step {step} (kept)", loss.as_f64());
     }
-    println!("final train loss (last report window): {:.4}", report.final_train_loss.to_f64());
+    println!("final train loss (last report window): {:.4}", report.final_train_loss.as_f64());
     println!(
         "test NLL: {:.4} nats  (PyTorch mirror: 0.349, true density: 0.290)",
         mean_nll(&flow, test.view())?
@@ -176,7 +176,7 @@ fn build_bijector<F: Float>(recipe: &Recipe, rng: &mut StdRng) -> Result<Chain<F
         return Ok(presets::moons(rng)?);
     }
     let masks = (0..recipe.couplings).map(|k| Mask::alternating(2, k % 2)).collect::<Result<Vec<_>, _>>()?;
-    Ok(presets::coupling_stack(&masks, recipe.hidden, Activation::Relu, None, rng)?)
+    Ok(presets::coupling_stack(&masks, recipe.hidden, Activation::Relu, None, 0, rng)?)
 }
 
 /// Fits by maximum likelihood with Adam, showing a progress bar fed by the fit's callback.
@@ -198,7 +198,7 @@ fn train_flow<F: Float>(
     // indicatif draws on stderr and hides itself when that is not a terminal.
     let bar = ProgressBar::new(recipe.steps as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} steps [{elapsed_precise}] {msg}")?);
-    let report = fit(flow, train, held_out, &mut adam, &config, |p: &Progress<F>| {
+    let report = fit(flow, train, held_out, &mut adam, &config, |p: &Progress<F>, _flow: &MoonsFlow<F>| {
         bar.set_position(p.step as u64);
         bar.set_message(progress_message(p));
         Control::Continue
@@ -208,9 +208,9 @@ fn train_flow<F: Float>(
 }
 
 fn progress_message<F: Float>(p: &Progress<F>) -> String {
-    let mut msg = format!("loss {:.4}  lr {:.1e}", p.train_loss.to_f64(), p.learning_rate);
+    let mut msg = format!("loss {:.4}  lr {:.1e}", p.train_loss.as_f64(), p.learning_rate);
     if let Some((step, best)) = p.best {
-        msg += &format!("  best held-out {:.4} @ {step}", best.to_f64());
+        msg += &format!("  best held-out {:.4} @ {step}", best.as_f64());
     }
     msg
 }
@@ -226,7 +226,7 @@ fn log_density<F: Float>(flow: &MoonsFlow<F>, x: ArrayView2<f64>) -> Result<Arra
     let mut out = Array1::zeros(x.nrows());
     for (chunk, mut dst) in x.axis_chunks_iter(Axis(0), 4096).zip(out.axis_chunks_iter_mut(Axis(0), 4096)) {
         let log_p = flow.log_prob(chunk.mapv(F::of).view())?;
-        dst.zip_mut_with(&log_p, |d, &v| *d = v.to_f64());
+        dst.zip_mut_with(&log_p, |d, &v| *d = v.as_f64());
     }
     Ok(out)
 }
@@ -238,6 +238,6 @@ fn draw<F: Float>(
     out: &std::path::Path,
 ) -> Result<(), Box<dyn Error>> {
     let mut rng = StdRng::seed_from_u64(1);
-    let samples: Array2<f64> = flow.sample(10_000, &mut rng)?.mapv(|v| v.to_f64());
+    let samples: Array2<f64> = flow.sample(10_000, &mut rng)?.mapv(|v| v.as_f64());
     plot::data_samples_density(out, data, samples.view(), Box::new(|grid| log_density(flow, grid)))
 }

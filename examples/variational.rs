@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // 8 affine couplings with masks [1,0], [0,1], … and 1 → 64 → 64 → 2 ReLU conditioners (the
     // moons architecture), identity at initialisation, so q starts as the standard normal.
     let masks = (0..8).map(|k| Mask::alternating(2, k % 2)).collect::<Result<Vec<_>, _>>()?;
-    let bijector = presets::coupling_stack(&masks, &[64, 64], Activation::Relu, None, &mut rng)?;
+    let bijector = presets::coupling_stack(&masks, &[64, 64], Activation::Relu, None, 0, &mut rng)?;
     let mut flow = Flow::new(StandardNormal::new(2)?, bijector)?;
 
     println!("reverse KL to the banana (Z = 4π): Adam lr {LR}, {BATCH} samples per step, {STEPS} steps, f64");
@@ -96,10 +96,12 @@ fn train(flow: &mut BananaFlow, rng: &mut StdRng) -> Result<(), Box<dyn Error>> 
     let mut adam = Adam::new(LR)?;
     let bar = ProgressBar::new(STEPS as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} steps [{elapsed_precise}] {msg}")?);
+    // One gradient buffer, named and shaped like the parameters, reused by every step.
+    let mut grads = flow.zero_grads();
     let mut window_sum = 0.0;
     for step in 1..=STEPS {
         // loss = (1/n) Σ [log q(x_i) − log p̃(x_i)] with x_i = f(z_i), z_i ~ N(0, I).
-        let (loss, grads) = flow.reverse_kl_and_grad(BATCH, rng, banana)?;
+        let loss = flow.reverse_kl_and_grad(BATCH, rng, banana, &mut grads)?;
         adam.step(&mut flow.params_mut(), &grads)?;
         window_sum += loss;
         if step % REPORT_EVERY == 0 {
