@@ -72,7 +72,11 @@ pub fn prefix_all_mut<'a, F>(
 /// The first non-finite entry of any parameter, as an error naming it.
 pub fn check_finite<F: Float>(params: &[Param<'_, F>]) -> Result<()> {
     for p in params {
-        if !p.value.iter().all(|v| v.is_finite()) {
+        let finite = match p.value.as_slice_memory_order() {
+            Some(s) => crate::core::validate::all_finite(s),
+            None => p.value.iter().all(|v| v.is_finite()),
+        };
+        if !finite {
             let index = p.value.iter().position(|v| !v.is_finite()).unwrap_or(0);
             return Err(Error::NonFiniteParameter { name: p.name.clone(), index });
         }
