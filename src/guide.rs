@@ -167,12 +167,23 @@
 //! }
 //! let learned = model.a();
 //! assert!((learned[0] - 1.5).abs() < 0.15 && (learned[1] + 0.6).abs() < 0.1, "{learned}");
+//!
+//! // Finally the crate's own law suites (the `testing` feature, which this crate's tests enable):
+//! // round trips, the log-det against a numerical Jacobian in both directions, the backward
+//! // against finite differences (input and parameter, both directions), f32 = f64, and several
+//! // hundred hostile inputs (extreme values, NaN/inf, wrong shapes, foreign tapes).
+//! use bijectors::testing::{check_all, Config, Domain, Spec};
+//! let mut l64 = TanhResidual::new(ndarray::array![0.4_f64, -0.3, 1.2])?;
+//! let mut l32 = TanhResidual::new(Array1::<f32>::zeros(3))?;
+//! let twin = TanhResidual::new(ndarray::array![0.1_f64, 0.2, 0.3])?;
+//! let report = check_all(&mut l64, &mut l32, Some(&twin), &Spec::new(Domain::Real, 3), &Config::default())
+//!     .unwrap_or_else(|failure| panic!("{failure}"));
+//! assert!(report.hostile_cases() > 400);
 //! # Ok::<(), bijectors::Error>(())
 //! ```
 //!
-//! The same layer then goes through the crate's own law suites with the `testing` feature (see
-//! [`testing`](crate#features)): round trips, the log-det against a numerical Jacobian in both
-//! directions, the backward against finite differences, and the hostile-input checks.
+//! Downstream, the same checks run on your layers with
+//! `bijectors = { version = "0.2", features = ["testing"] }` in your `[dev-dependencies]`.
 //!
 //! ## What to know
 //!
