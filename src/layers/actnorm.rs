@@ -2,7 +2,7 @@
 //!
 //! Each row is an image of [`ImageShape`] `C×H×W` in NCHW order (a plain vector of width `C` is the
 //! `C×1×1` case, [`ActNorm::vector`]). With per-channel parameters bias `b` and log-scale `s`
-//! (the form of the mirror's `ActNorm`, `torch_mirror.py`):
+//! (the form of the `ActNorm` of the PyTorch reference implementation this crate is benchmarked against):
 //!
 //! * forward: `y[c, h, w] = (x[c, h, w] + b[c]) · exp(s[c])`
 //! * inverse: `x[c, h, w] = y[c, h, w] · exp(−s[c]) − b[c]`
