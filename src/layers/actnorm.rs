@@ -306,7 +306,7 @@ impl<F: Float> Bijector<F> for ActNorm<F> {
 mod tests {
     use super::*;
     use crate::core::Gradients;
-    use crate::layers::conv1x1::fd::check_backward;
+    use crate::layers::fd::check_param_backward;
     use ndarray::{array, Array2};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
@@ -552,8 +552,8 @@ mod tests {
                 p.value.mapv_inplace(|_| 0.7 * f64::standard_normal(&mut rng));
             }
             let x = image_batch(4, shape, 60 + k as u64);
-            check_backward(&mut f, Direction::Forward, &x, k as u64, 1e-7);
-            check_backward(&mut f, Direction::Inverse, &x, 10 + k as u64, 1e-7);
+            check_param_backward(&mut f, Direction::Forward, &x, None, k as u64, 1e-7);
+            check_param_backward(&mut f, Direction::Inverse, &x, None, 10 + k as u64, 1e-7);
         }
     }
 

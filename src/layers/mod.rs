@@ -18,6 +18,8 @@ pub mod chain;
 pub mod conv1x1;
 pub mod coupling;
 pub mod elementwise;
+#[cfg(test)]
+pub(crate) mod fd;
 pub mod invert;
 pub mod permutation;
 

@@ -161,7 +161,7 @@ impl<F: Float> Bijector<F> for Permutation {
 mod tests {
     use super::*;
     use crate::core::{Cotangents, Error, Gradients};
-    use crate::layers::elementwise::fd::{check_backward, fd_jacobian, log_abs_det};
+    use crate::layers::fd::{check_backward, fd_jacobian, log_abs_det};
     use ndarray::{array, s, Axis};
     use rand::rngs::StdRng;
     use rand::SeedableRng;

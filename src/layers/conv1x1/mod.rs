@@ -56,8 +56,6 @@ mod lu;
 mod mix;
 
 #[cfg(test)]
-pub(crate) mod fd;
-#[cfg(test)]
 mod tests;
 
 use crate::core::{

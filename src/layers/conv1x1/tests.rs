@@ -4,7 +4,7 @@
 use super::lu::{lower_positions, upper_positions};
 use super::*;
 use crate::core::Gradients;
-use crate::layers::conv1x1::fd::check_backward;
+use crate::layers::fd::check_param_backward;
 use ndarray::{array, s, ArrayView2, ShapeBuilder};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -362,7 +362,7 @@ fn backward_matches_finite_differences() {
             let x = gaussian(n, shape.dim(), &mut rng);
             for dir in [Direction::Forward, Direction::Inverse] {
                 let seed = 10 * k as u64 + u64::from(dir == Direction::Inverse);
-                let grads = check_backward(&mut f, dir, &x, seed, 1e-6);
+                let grads = check_param_backward(&mut f, dir, &x, None, seed, 1e-6);
                 // Every parameter entry is free, so every one gets a gradient.
                 assert!(grads.arrays().iter().all(|g| g.iter().all(|&v| v != 0.0)));
             }

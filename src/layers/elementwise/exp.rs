@@ -98,10 +98,10 @@ scalar_map_bijector!(Exp);
 
 #[cfg(test)]
 mod tests {
-    use super::super::fd::{assert_close, check_backward, fd_log_det};
     use super::*;
     use crate::core::Bijector;
     use crate::core::{Direction, Error};
+    use crate::layers::fd::{assert_close, check_backward, fd_log_det};
     use ndarray::{array, Array2, Axis};
 
     #[test]

@@ -176,9 +176,9 @@ impl<F: Float> Bijector<F> for Logit {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fd::{assert_close, check_backward, fd_log_det};
     use super::*;
     use crate::core::Direction;
+    use crate::layers::fd::{assert_close, check_backward, fd_log_det};
     use crate::Sigmoid;
     use ndarray::{array, Axis};
 
