@@ -250,29 +250,7 @@ pub(crate) fn check_gradients<B: Bijector<f64>>(
     }
 }
 
-/// `log|det|` of a square matrix by Gaussian elimination with partial pivoting.
-pub(crate) fn log_abs_det(mut a: Array2<f64>) -> f64 {
-    let n = a.nrows();
-    let mut acc = 0.0;
-    for k in 0..n {
-        let p = (k..n).max_by(|&i, &j| a[[i, k]].abs().total_cmp(&a[[j, k]].abs())).unwrap();
-        if p != k {
-            for j in 0..n {
-                a.swap([k, j], [p, j]);
-            }
-        }
-        let piv = a[[k, k]];
-        assert!(piv != 0.0, "singular Jacobian");
-        acc += piv.abs().ln();
-        for i in k + 1..n {
-            let f = a[[i, k]] / piv;
-            for j in k..n {
-                a[[i, j]] -= f * a[[k, j]];
-            }
-        }
-    }
-    acc
-}
+pub(crate) use crate::layers::fd::log_abs_det;
 
 /// Per-row `log|det J|` of `f` at the rows of `x`, `J` by central differences with step `h`.
 pub(crate) fn fd_log_det(f: impl Fn(ArrayView2<f64>) -> Array2<f64>, x: &Array2<f64>, h: f64) -> Array1<f64> {
