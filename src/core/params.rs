@@ -11,6 +11,16 @@ use crate::core::float::Float;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMut1, ArrayViewMut2, ArrayViewMutD};
 
 /// A named, read-only view of one parameter array.
+///
+/// ```
+/// use bijectors::{chain, Affine, Bijector, Param};
+/// let c = chain![Affine::<f64>::identity(2)?]?;
+/// let names: Vec<String> = c.params().into_iter().map(|p| p.name).collect();
+/// assert_eq!(names, ["0.log_scale", "0.shift"]); // prefixed by the layer's index
+/// let v = ndarray::array![1.0_f64];
+/// assert_eq!(Param::new("w", v.view().into_dyn()).prefixed("net").name, "net.w");
+/// # Ok::<(), bijectors::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Param<'a, F> {
     /// The name, prefixed by every container above the owning layer.
@@ -20,6 +30,19 @@ pub struct Param<'a, F> {
 }
 
 /// A named, mutable view of one parameter array.
+///
+/// ```
+/// use bijectors::{Affine, Bijector};
+/// let mut f = Affine::<f64>::identity(2)?;
+/// for p in f.params_mut() {
+///     if p.name == "shift" {
+///         let mut v = p.value;
+///         v.fill(0.5);
+///     }
+/// }
+/// assert_eq!(f.shift()[1], 0.5);
+/// # Ok::<(), bijectors::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct ParamMut<'a, F> {
     /// The name, prefixed by every container above the owning layer.

@@ -6,6 +6,18 @@ use crate::core::tape::Tape;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 /// What one pass of a bijector is asked to do.
+///
+/// ```
+/// use bijectors::{Affine, Bijector, Direction, PassArgs};
+/// let f = Affine::<f64>::scalar(2.0_f64.ln(), 0.0)?;
+/// let x = ndarray::array![[1.0, 3.0]];
+/// let args = PassArgs::new(Direction::Forward, x.view());
+/// assert!(!args.record && args.context.is_none());
+/// // A container hands its part the same pass: here the inverse, via a flip.
+/// let pass = f.checked_pass(args.flipped())?;
+/// assert_eq!(pass.output, ndarray::array![[0.5, 1.5]]);
+/// # Ok::<(), bijectors::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct PassArgs<'a, F> {
     /// Which way to run the map.
@@ -51,6 +63,17 @@ impl<'a, F> PassArgs<'a, F> {
 /// The result of one pass: the mapped batch, the per-row log|det| of the map in the pass's
 /// direction, and the layer's tape ([`Tape::none`] unless the pass recorded and the layer keeps
 /// something).
+///
+/// ```
+/// use bijectors::{Affine, Bijector, Direction, PassArgs};
+/// let f = Affine::<f64>::scalar(0.5, 1.0)?;
+/// let x = ndarray::array![[0.0, 2.0]];
+/// let pass = f.checked_pass(PassArgs::new(Direction::Forward, x.view()))?;
+/// assert_eq!(pass.output.dim(), (1, 2));
+/// assert_eq!(pass.log_det[0], 1.0); // 2 columns × log-scale 0.5
+/// assert!(pass.tape.is_empty()); // not recorded (and Affine keeps nothing anyway)
+/// # Ok::<(), bijectors::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Pass<F> {
     /// `f(x)` (forward) or `f⁻¹(y)` (inverse), same shape as the input.
@@ -69,6 +92,17 @@ impl<F> Pass<F> {
 }
 
 /// Everything a backward pass gets to see of the pass it differentiates.
+///
+/// ```
+/// use bijectors::{Affine, Bijector, Direction};
+/// let f = Affine::<f64>::identity(2)?;
+/// let x = ndarray::array![[1.0, 2.0]];
+/// let rec = f.record(Direction::Inverse, x.view(), None)?;
+/// let r = rec.as_record();
+/// assert_eq!((r.direction, r.input, r.output), (Direction::Inverse, x.view(), x.view()));
+/// assert!(r.context.is_none());
+/// # Ok::<(), bijectors::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct PassRecord<'a, F> {
     /// The direction the pass ran in.
@@ -104,6 +138,19 @@ impl<'a, F> PassRecord<'a, F> {
 }
 
 /// The upstream gradients of a scalar loss `L(output, log_det)`.
+///
+/// ```
+/// use bijectors::{Affine, Bijector, Cotangents, Direction, Gradients};
+/// let f = Affine::<f64>::identity(2)?;
+/// let x = ndarray::array![[1.0, 2.0]];
+/// let rec = f.record(Direction::Forward, x.view(), None)?;
+/// // L = Σ output (∂L/∂out = 1) and no log-det term.
+/// let (g, v) = (ndarray::Array2::ones((1, 2)), ndarray::Array1::zeros(1));
+/// let mut grads = Gradients::for_params(&f.params());
+/// let d = f.gradient(&rec, Cotangents { output: g.view(), log_det: v.view() }, &mut grads)?;
+/// assert_eq!(d.input, g);
+/// # Ok::<(), bijectors::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Cotangents<'a, F> {
     /// `∂L/∂output`, shaped like the output.
@@ -123,6 +170,13 @@ impl<'a, F> Cotangents<'a, F> {
 }
 
 /// What a backward pass returns: `∂L/∂input` and, for a pass that read a context, `∂L/∂context`.
+///
+/// ```
+/// use bijectors::InputGrads;
+/// let g = InputGrads::input_only(ndarray::array![[1.0_f64, 2.0]]);
+/// assert!(g.context.is_none());
+/// assert_eq!(g.input[[0, 1]], 2.0);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputGrads<F> {
     /// `∂L/∂input`, shaped like the input.
@@ -142,6 +196,19 @@ impl<F> InputGrads<F> {
 ///
 /// It borrows the bijector and the input for its lifetime, so neither can change (and so the
 /// gradient cannot silently disagree with the pass) before the backward runs.
+///
+/// ```
+/// use bijectors::{Affine, Bijector, Direction};
+/// let f = Affine::<f64>::scalar(0.0, 1.0)?;
+/// let x = ndarray::array![[1.0], [2.0]];
+/// let rec = f.record(Direction::Forward, x.view(), None)?;
+/// assert_eq!(rec.direction(), Direction::Forward);
+/// assert_eq!(rec.output(), &ndarray::array![[2.0], [3.0]]);
+/// assert_eq!(rec.log_det(), &ndarray::array![0.0, 0.0]);
+/// let (y, _) = rec.into_output();
+/// assert_eq!(y[[1, 0]], 3.0);
+/// # Ok::<(), bijectors::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Recorded<'a, F> {
     pub(crate) direction: Direction,

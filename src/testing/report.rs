@@ -4,6 +4,14 @@ use crate::core::Direction;
 use std::fmt;
 
 /// The laws the checks verify.
+///
+/// ```
+/// use bijectors::testing::{check_laws, Config, Domain, Law, Spec};
+/// let f = bijectors::Affine::<f64>::scalar(0.3, 1.0).unwrap();
+/// let report = check_laws(&f, &Spec::new(Domain::Real, 3), &Config::default()).unwrap();
+/// assert!(report.worst(Law::RoundTrip).unwrap() < 1e-12);
+/// assert!(report.worst(Law::JacobianLogDet).is_none()); // check_laws does not run that one
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Law {
@@ -55,6 +63,13 @@ impl fmt::Display for Law {
 }
 
 /// The worst error of one law in one direction.
+///
+/// ```
+/// use bijectors::testing::{check_laws, Config, Domain, Spec};
+/// let f = bijectors::Affine::<f64>::identity(2).unwrap();
+/// let report = check_laws(&f, &Spec::new(Domain::Real, 2), &Config::default()).unwrap();
+/// assert!(report.results().iter().all(|r| r.worst_error <= r.tolerance));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct LawResult {
     /// The law.
