@@ -39,8 +39,8 @@ fn nth_param<B: Bijector<f64> + ?Sized>(b: &mut B, k: usize, e: usize, set: Opti
     *entry
 }
 
-/// Checks the backward of each direction against five-point central differences (step
-/// `1e-4·max(|v|, 1)`) of the random loss `L = Σ G⊙out + Σ v⊙log_det` (`G`, `v` standard
+/// Checks the backward of each direction against five-point central differences (over the
+/// step ladder of the [module docs](super)) of the random loss `L = Σ G⊙out + Σ v⊙log_det` (`G`, `v` standard
 /// normal), at a batch drawn from `spec` (the inverse at `y = f(x)`):
 ///
 /// * `∂L/∂input`, every entry ([`Law::InputGradient`]);

@@ -119,7 +119,7 @@ pub fn check_laws<F: Float, B: Bijector<F> + ?Sized>(
 }
 
 /// Checks that the log-det of each direction equals `log|det|` of a five-point central-difference
-/// Jacobian of that pass (step `1e-4·max(|v|, 1)`), on the first [`Config::jacobian_rows`] rows, the
+/// Jacobian of that pass (over the step ladder of the [module docs](super)), on the first [`Config::jacobian_rows`] rows, the
 /// context row held fixed; the error is `|ld − ref| / max(|ref|, 1)`. Skipped (an empty report)
 /// for a spec that is not [`smooth`](Spec::smooth).
 ///

@@ -41,38 +41,74 @@ pub fn log_abs_det(a: &Array2<f64>) -> f64 {
     total
 }
 
-/// Five-point central-difference Jacobian `∂out/∂in` of the pass in `direction` at one row `x`
-/// (with its context row held fixed), in one batched call of `4D` probe rows:
-/// `(−f(x+2h) + 8f(x+h) − 8f(x−h) + f(x−2h)) / 12h` with `h = 1e-4·max(|x_j|, 1)`, whose
-/// truncation error is `O(h⁴)`, so deep chains with large third derivatives are measured, not
-/// their finite-difference error.
+/// Steps of the finite-difference ladder, relative to `max(|v|, 1)`. A fixed step is either too
+/// coarse where the map bends sharply (an inverse that expands a contracted direction: at
+/// `|y| ≈ 50` a step of `1e-4·|y|` missed a log-det by 0.05) or too fine where round-off
+/// dominates, so the five-point stencil is taken at every step and the estimate kept where two
+/// neighbouring steps agree best: there truncation (`O(h⁴)`, falling 256× a rung) and round-off
+/// (rising 4× a rung) are both below the disagreement measured.
+const STEP_LADDER: [f64; 5] = [4e-4, 1e-4, 2.5e-5, 6.25e-6, 1.5625e-6];
+const STENCIL_OFFSETS: [f64; 4] = [2.0, 1.0, -1.0, -2.0];
+const STENCIL_WEIGHTS: [f64; 4] = [-1.0, 8.0, -8.0, 1.0];
+
+/// The estimate of the ladder: the finer of the neighbouring pair with the smallest gap
+/// `max|a − b| / max(max|b|, 1)`.
+fn settle<D: Dimension>(estimates: Vec<Array<f64, D>>) -> Array<f64, D> {
+    let gap = |a: &Array<f64, D>, b: &Array<f64, D>| {
+        let diff = a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, nan_max);
+        diff / b.iter().map(|y| y.abs()).fold(1.0, f64::max)
+    };
+    let best = (1..estimates.len())
+        .min_by(|&i, &j| {
+            gap(&estimates[i - 1], &estimates[i]).total_cmp(&gap(&estimates[j - 1], &estimates[j]))
+        })
+        .unwrap_or(0);
+    estimates.into_iter().nth(best).expect("the ladder has a rung")
+}
+
+/// Central-difference Jacobian `∂out/∂in` of the pass in `direction` at one row `x` (with its
+/// context row held fixed), in one batched call of `4D` probe rows per rung of the step ladder:
+/// `(−f(x+2h) + 8f(x+h) − 8f(x−h) + f(x−2h)) / 12h` with `h = s·max(|x_j|, 1)` for each `s` of
+/// the ladder, the estimate kept where neighbouring steps agree best, so deep chains with large
+/// third derivatives are measured, not their finite-difference error.
 pub(crate) fn jacobian<B: Bijector<f64> + ?Sized>(
     b: &B,
     direction: Direction,
     x: ArrayView1<f64>,
     context: Option<ArrayView1<f64>>,
 ) -> Result<Array2<f64>> {
-    const OFFSETS: [f64; 4] = [2.0, 1.0, -1.0, -2.0];
-    const WEIGHTS: [f64; 4] = [-1.0, 8.0, -8.0, 1.0];
     let d = x.len();
-    let mut probes = Array2::zeros((4 * d, d));
-    let steps = x.mapv(|v| 1e-4 * v.abs().max(1.0));
-    for j in 0..d {
-        for (k, off) in OFFSETS.iter().enumerate() {
-            probes.row_mut(4 * j + k).assign(&x);
-            probes[[4 * j + k, j]] += off * steps[j];
+    let per_rung = 4 * d;
+    let rows = per_rung * STEP_LADDER.len();
+    let mut probes = Array2::zeros((rows, d));
+    for (rung, s) in STEP_LADDER.iter().enumerate() {
+        for j in 0..d {
+            let h = s * x[j].abs().max(1.0);
+            for (k, off) in STENCIL_OFFSETS.iter().enumerate() {
+                let mut row = probes.row_mut(rung * per_rung + 4 * j + k);
+                row.assign(&x);
+                row[j] += off * h;
+            }
         }
     }
-    let ctx = context.map(|c| c.broadcast((4 * d, c.len())).expect("a row broadcasts").to_owned());
+    let ctx = context.map(|c| c.broadcast((rows, c.len())).expect("a row broadcasts").to_owned());
     let (out, _) = b.transform(direction, probes.view(), ctx.as_ref().map(|c| c.view()))?;
-    let mut jac = Array2::zeros((d, d));
-    for j in 0..d {
-        let mut col = jac.column_mut(j);
-        for (k, w) in WEIGHTS.iter().enumerate() {
-            col.scaled_add(*w / (12.0 * steps[j]), &out.index_axis(Axis(0), 4 * j + k));
-        }
-    }
-    Ok(jac)
+    let estimates = STEP_LADDER
+        .iter()
+        .enumerate()
+        .map(|(rung, s)| {
+            let mut jac = Array2::zeros((d, d));
+            for j in 0..d {
+                let h = s * x[j].abs().max(1.0);
+                let mut col = jac.column_mut(j);
+                for (k, w) in STENCIL_WEIGHTS.iter().enumerate() {
+                    col.scaled_add(*w / (12.0 * h), &out.index_axis(Axis(0), rung * per_rung + 4 * j + k));
+                }
+            }
+            jac
+        })
+        .collect();
+    Ok(settle(estimates))
 }
 
 /// Largest `|a − b| / (1 + |b|)` over two arrays (infinite when the shapes differ).
@@ -99,11 +135,19 @@ pub(crate) fn grad_rel_err(a: &[f64], b: &[f64]) -> f64 {
     diff / scale
 }
 
-/// Five-point central difference of `g` at `v` (truncation error O(h⁴)).
+/// Five-point central difference of `g` at `v` over the step ladder (see [`jacobian`]); `None`
+/// when a probe is refused.
 pub(crate) fn five_point(v: f64, mut g: impl FnMut(f64) -> Option<f64>) -> Option<f64> {
-    let h = 1e-4 * v.abs().max(1.0);
-    let (p1, m1, p2, m2) = (g(v + h)?, g(v - h)?, g(v + 2.0 * h)?, g(v - 2.0 * h)?);
-    Some((8.0 * (p1 - m1) - (p2 - m2)) / (12.0 * h))
+    let mut estimates = Vec::with_capacity(STEP_LADDER.len());
+    for s in STEP_LADDER {
+        let h = s * v.abs().max(1.0);
+        let mut sum = 0.0;
+        for (off, w) in STENCIL_OFFSETS.iter().zip(STENCIL_WEIGHTS) {
+            sum += w * g(v + off * h)?;
+        }
+        estimates.push(ndarray::arr0(sum / (12.0 * h)));
+    }
+    Some(settle(estimates).into_scalar())
 }
 
 /// An array of any scalar as f64.
