@@ -243,7 +243,7 @@ where
     report.merge(check_gradients(b64, spec, cfg)?);
     let cases = check_hostile(b64, twin, spec, cfg)?;
     report.add_hostile(cases);
-    report.merge(check_precision(&*b64, b32, spec, cfg)?);
+    report.merge(check_precision(&mut *b64, b32, spec, cfg)?);
     report.merge(check_laws(&*b32, spec, cfg)?);
     Ok(report)
 }

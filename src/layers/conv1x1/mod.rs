@@ -225,12 +225,9 @@ impl<F: Float> Invertible1x1Conv<F> {
     /// `(W, log|det W|)` (forward) or `(W⁻¹, log|det W|)` (inverse).
     fn matrix(&self, direction: Direction) -> Result<(Array2<F>, F)> {
         match (&self.weights, direction) {
-            (Weights::Dense { w }, Direction::Forward) => {
-                let (_, logabs) = linalg::slogdet(w.view()).map_err(weight_error)?;
-                Ok((w.clone(), logabs))
-            }
+            (Weights::Dense { w }, Direction::Forward) => Ok((w.clone(), dense_log_abs_det(w)?)),
             (Weights::Dense { w }, Direction::Inverse) => {
-                let (winv, _, logabs) = linalg::inv_and_slogdet(w.view()).map_err(weight_error)?;
+                let (winv, logabs) = dense_inverse(w)?;
                 Ok((winv, logabs))
             }
             (Weights::Lu(lu), Direction::Forward) => lu.forward_matrix(),
@@ -257,7 +254,7 @@ impl<F: Float> Bijector<F> for Invertible1x1Conv<F> {
 
     fn log_det(&self, args: PassArgs<'_, F>) -> Result<Array1<F>> {
         let logabs = match &self.weights {
-            Weights::Dense { w } => linalg::slogdet(w.view()).map_err(weight_error)?.1,
+            Weights::Dense { w } => dense_log_abs_det(w)?,
             Weights::Lu(lu) => match args.direction {
                 // The map must exist: W finite forward, W⁻¹ computable inverse.
                 Direction::Forward => lu.forward_matrix()?.1,
@@ -301,7 +298,7 @@ impl<F: Float> Bijector<F> for Invertible1x1Conv<F> {
                     // ∂ log|det W| / ∂W = W⁻ᵀ
                     let winv = match record.direction {
                         Direction::Inverse => a,
-                        Direction::Forward => linalg::inv(w.view()).map_err(weight_error)?,
+                        Direction::Forward => dense_inverse(w)?.0,
                     };
                     gw.scaled_add(ld, &winv.t());
                 }
@@ -336,6 +333,21 @@ impl<F: Float> Bijector<F> for Invertible1x1Conv<F> {
 }
 
 /// A `c×c` finite matrix.
+/// `(W⁻¹, log|det W|)`, factorised in f64 whatever `F` is: the `C×C` factorisation costs little
+/// next to the `C²·H·W` mix, and an f32 model whose learned `W` is poorly conditioned keeps the
+/// accuracy of its inverse (in f32 arithmetic the error grows with the condition number).
+fn dense_inverse<F: Float>(w: &Array2<F>) -> Result<(Array2<F>, F)> {
+    let (winv, _, logabs) = linalg::inv_and_slogdet(w.mapv(|v| v.as_f64()).view()).map_err(weight_error)?;
+    Ok((winv.mapv(F::of), F::of(logabs)))
+}
+
+/// `log|det W|`, factorised in f64 like [`dense_inverse`], so both directions and the log-det-only
+/// path agree to the last bit.
+fn dense_log_abs_det<F: Float>(w: &Array2<F>) -> Result<F> {
+    let (_, logabs) = linalg::slogdet(w.mapv(|v| v.as_f64()).view()).map_err(weight_error)?;
+    Ok(F::of(logabs))
+}
+
 fn check_matrix<F: Float>(w: &Array2<F>, c: usize) -> Result<()> {
     if w.dim() != (c, c) {
         return Err(Error::InvalidParameter(format!(
