@@ -104,6 +104,8 @@
 pub mod core;
 pub mod flow;
 pub mod guide;
+#[cfg(feature = "serde")]
+pub mod io;
 pub(crate) mod kernels;
 pub mod layers;
 pub mod linalg;

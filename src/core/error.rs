@@ -104,6 +104,10 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// A saved model could not be written or read back: a truncated or corrupt file, another
+    /// format version or element type, or contents a constructor refuses (the message says
+    /// which). Always available; produced by the `bijectors::io` functions of the `serde` feature.
+    Load(String),
     /// The bijector does not implement this operation (for example the backward pass of a
     /// user-defined layer that never overrode it).
     Unsupported {
@@ -148,6 +152,7 @@ impl fmt::Display for Error {
             Error::InvalidContext(msg) => write!(f, "invalid context: {msg}"),
             Error::WrongTape { layer, reason } => write!(f, "{layer} backward: wrong tape: {reason}"),
             Error::BadLayerOutput { layer, reason } => write!(f, "{layer} returned a bad result: {reason}"),
+            Error::Load(msg) => write!(f, "saved model: {msg}"),
             Error::Unsupported { operation } => {
                 write!(f, "{operation} is not implemented by this bijector")
             }

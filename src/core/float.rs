@@ -8,6 +8,11 @@ use std::iter::Sum;
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 
 mod sealed {
+    // With the `serde` feature every scalar reads and writes itself (as itself: 4 bytes for f32
+    // in a binary file), so layers need no extra bounds to be saved.
+    #[cfg(feature = "serde")]
+    pub trait Sealed: serde::Serialize + serde::de::DeserializeOwned {}
+    #[cfg(not(feature = "serde"))]
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
@@ -49,6 +54,8 @@ pub trait Float:
     fn as_f64(self) -> f64;
     /// Machine epsilon of this type, as `f64`.
     const EPS: f64;
+    /// The type's name, `"f32"` or `"f64"` (saved files record it with every array).
+    const NAME: &'static str;
     /// Draws one standard normal variate.
     fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self;
 }
@@ -61,6 +68,7 @@ impl Float for f32 {
         self as f64
     }
     const EPS: f64 = f32::EPSILON as f64;
+    const NAME: &'static str = "f32";
     fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self {
         StandardNormal.sample(rng)
     }
@@ -74,6 +82,7 @@ impl Float for f64 {
         self
     }
     const EPS: f64 = f64::EPSILON;
+    const NAME: &'static str = "f64";
     fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self {
         StandardNormal.sample(rng)
     }

@@ -23,6 +23,7 @@ use ndarray::{Array2, Zip};
 /// assert!(Activation::LeakyRelu(f64::NAN).validate().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Activation {
     /// `max(z, 0)`.
     #[default]

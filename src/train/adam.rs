@@ -41,6 +41,7 @@ use ndarray::{ArrayD, Zip};
 /// assert!(AdamConfig::new(0.1).weight_decay(WeightDecay::L2(-1.0)).build::<f64>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum WeightDecay {
     /// No weight decay (the default, as in `torch.optim.Adam`).
     #[default]
@@ -72,6 +73,7 @@ pub enum WeightDecay {
 /// assert!(AdamConfig::new(0.0).build::<f64>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AdamConfig {
     /// Learning rate `η > 0`.
     pub lr: f64,
@@ -162,9 +164,9 @@ impl AdamConfig {
 
 /// Adam's state: first and second moment estimates, one array per parameter, by name.
 #[derive(Debug, Clone)]
-struct Moments<F: Float> {
-    m: ParamState<F>,
-    v: ParamState<F>,
+pub(crate) struct Moments<F: Float> {
+    pub(crate) m: ParamState<F>,
+    pub(crate) v: ParamState<F>,
 }
 
 /// The Adam optimizer, matching `torch.optim.Adam` (or `torch.optim.AdamW` with
@@ -186,11 +188,11 @@ struct Moments<F: Float> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Adam<F: Float> {
-    config: AdamConfig,
-    t: u64,
+    pub(crate) config: AdamConfig,
+    pub(crate) t: u64,
     /// `m` and `v` per parameter array, allocated on the first step.
-    moments: Option<Moments<F>>,
-    last_grad_norm: Option<f64>,
+    pub(crate) moments: Option<Moments<F>>,
+    pub(crate) last_grad_norm: Option<f64>,
 }
 
 impl<F: Float> Adam<F> {

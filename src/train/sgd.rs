@@ -33,6 +33,7 @@ use ndarray::{ArrayD, Zip};
 /// assert!(SgdConfig::new(-0.1).build::<f64>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SgdConfig {
     /// Learning rate `η > 0`.
     pub lr: f64,
@@ -151,11 +152,11 @@ impl SgdConfig {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Sgd<F: Float> {
-    config: SgdConfig,
-    t: u64,
+    pub(crate) config: SgdConfig,
+    pub(crate) t: u64,
     /// Momentum buffers (when `μ > 0`), allocated on the first step.
-    buffers: Option<ParamState<F>>,
-    last_grad_norm: Option<f64>,
+    pub(crate) buffers: Option<ParamState<F>>,
+    pub(crate) last_grad_norm: Option<f64>,
 }
 
 impl<F: Float> Sgd<F> {

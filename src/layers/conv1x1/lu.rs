@@ -6,8 +6,9 @@
 //! (0,C−1), (1,2), …`), each of length `C(C−1)/2`; the unit diagonal of `L` and the diagonal
 //! `sign_s ⊙ exp(log_s)` of `U'` are implied. `perm` and `sign_s` are frozen.
 
-use super::{non_finite_weight, weight_error};
-use crate::core::{Float, GradientsMut, Result};
+use super::{non_finite_weight, weight_error, WEIGHT};
+use crate::core::{Error, Float, GradientsMut, Result};
+use crate::layers::Permutation;
 use crate::linalg;
 use ndarray::{Array1, Array2, ArrayView2};
 use num_traits::Float as NumFloat;
@@ -25,6 +26,23 @@ pub(super) struct LuWeights<F: Float> {
     pub(super) log_s: Array1<F>,
     /// `sign u'_ii ∈ {±1}`, `C` (frozen).
     pub(super) sign_s: Array1<F>,
+}
+
+/// What an LU weight stores, as it is saved: frozen `perm` and `sign_s`, parameters `lower`,
+/// `upper` and `log_s` (layouts as in the [module docs](self)).
+#[cfg_attr(not(feature = "serde"), allow(dead_code))] // used by `io`
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LuParts<F> {
+    /// `W[perm[i], ..] = (L·U')[i, ..]`.
+    pub(crate) perm: Vec<usize>,
+    /// `sign u'_ii ∈ {±1}`.
+    pub(crate) sign_s: Array1<F>,
+    /// Strictly lower entries of `L`, row-major.
+    pub(crate) lower: Array1<F>,
+    /// Strictly upper entries of `U`, row-major.
+    pub(crate) upper: Array1<F>,
+    /// `log|u'_ii|`.
+    pub(crate) log_s: Array1<F>,
 }
 
 /// The positions `(i, j)`, `i > j`, of the strictly lower triangle of a `c×c` matrix, row-major.
@@ -49,6 +67,47 @@ impl<F: Float> LuWeights<F> {
         let log_s = diag.mapv(|d| NumFloat::ln(NumFloat::abs(d)));
         let sign_s = diag.mapv(|d| if d < F::zero() { -F::one() } else { F::one() });
         Ok(Self { perm: f.perm().to_vec(), lower, upper, log_s, sign_s })
+    }
+
+    /// The weight of `c` channels from stored parts, validated: `perm` a permutation of `0..c`,
+    /// signs ±1, lengths `C(C−1)/2`, `C(C−1)/2` and `C`, finite entries, and a finite `W` and
+    /// `log|det W|` (so that both directions of the layer can run).
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))] // used by `io`
+    pub(super) fn from_parts(c: usize, parts: LuParts<F>) -> Result<Self> {
+        let LuParts { perm, sign_s, lower, upper, log_s } = parts;
+        let invalid = |msg: String| Error::InvalidParameter(format!("{WEIGHT} (LU): {msg}"));
+        if perm.len() != c {
+            return Err(Error::InvalidPermutation(format!("P has {} entries for {c} channels", perm.len())));
+        }
+        Permutation::new(perm.clone())?;
+        if sign_s.len() != c || sign_s.iter().any(|&s| s != F::one() && s != -F::one()) {
+            return Err(invalid(format!("sign_s must hold {c} entries of ±1, got {sign_s}")));
+        }
+        let packed = c * (c - 1) / 2;
+        for (name, a, len) in [("lower", &lower, packed), ("upper", &upper, packed), ("log_s", &log_s, c)] {
+            if a.len() != len {
+                return Err(invalid(format!("{name} has {} entries, {c} channels need {len}", a.len())));
+            }
+            if let Some(i) = a.iter().position(|v| !v.is_finite()) {
+                return Err(invalid(format!("{name}[{i}] is not finite")));
+            }
+        }
+        let lu = Self { perm, lower, upper, log_s, sign_s };
+        lu.forward_matrix()?;
+        lu.inverse_matrix()?;
+        Ok(lu)
+    }
+
+    /// The stored parts (see [`LuParts`]).
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))] // used by `io`
+    pub(super) fn parts(&self) -> LuParts<F> {
+        LuParts {
+            perm: self.perm.clone(),
+            sign_s: self.sign_s.clone(),
+            lower: self.lower.clone(),
+            upper: self.upper.clone(),
+            log_s: self.log_s.clone(),
+        }
     }
 
     /// Number of channels `C`.

@@ -63,6 +63,8 @@ use crate::core::{
     Pass, PassArgs, PassRecord, Result,
 };
 use crate::linalg;
+#[cfg_attr(not(feature = "serde"), allow(unused_imports))]
+pub(crate) use lu::LuParts;
 use lu::LuWeights;
 use mix::{accumulate_outer, mix};
 use ndarray::linalg::general_mat_mul;
@@ -165,6 +167,25 @@ impl<F: Float> Invertible1x1Conv<F> {
     pub fn lu_from_matrix(shape: ImageShape, w: Array2<F>) -> Result<Self> {
         check_matrix(&w, shape.channels())?;
         Ok(Self { shape, weights: Weights::Lu(LuWeights::from_matrix(w.view())?) })
+    }
+
+    /// LU parameterisation from its stored parts (as [`LuParts`] lists them), validated like the
+    /// other constructors: `perm` a permutation of `0..C`, `sign_s` entries ±1, `lower` and
+    /// `upper` of length `C(C−1)/2`, `log_s` of length `C`, all finite, and `W` with a finite
+    /// log-determinant. Used to reload a saved layer with its frozen `P` and signs.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))] // used by `io`
+    pub(crate) fn lu_from_parts(shape: ImageShape, parts: LuParts<F>) -> Result<Self> {
+        let lu = LuWeights::from_parts(shape.channels(), parts)?;
+        Ok(Self { shape, weights: Weights::Lu(lu) })
+    }
+
+    /// The stored parts of the LU parameterisation (`None` for the dense one).
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))] // used by `io`
+    pub(crate) fn lu_parts(&self) -> Option<LuParts<F>> {
+        match &self.weights {
+            Weights::Dense { .. } => None,
+            Weights::Lu(lu) => Some(lu.parts()),
+        }
     }
 
     /// LU parameterisation initialised as in Glow: the LU factorisation of a Haar-random rotation
@@ -332,7 +353,6 @@ impl<F: Float> Bijector<F> for Invertible1x1Conv<F> {
     }
 }
 
-/// A `c×c` finite matrix.
 /// `(W⁻¹, log|det W|)`, factorised in f64 whatever `F` is: the `C×C` factorisation costs little
 /// next to the `C²·H·W` mix, and an f32 model whose learned `W` is poorly conditioned keeps the
 /// accuracy of its inverse (in f32 arithmetic the error grows with the condition number).
@@ -348,6 +368,7 @@ fn dense_log_abs_det<F: Float>(w: &Array2<F>) -> Result<F> {
     Ok(F::of(logabs))
 }
 
+/// A `c×c` finite matrix.
 fn check_matrix<F: Float>(w: &Array2<F>, c: usize) -> Result<()> {
     if w.dim() != (c, c) {
         return Err(Error::InvalidParameter(format!(

@@ -42,6 +42,7 @@ use std::f64::consts::FRAC_2_PI;
 /// assert!(ScaleBound::SoftClamp(-1.0).validate().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ScaleBound {
     /// `s = tanh(r)`.
     #[default]

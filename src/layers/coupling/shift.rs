@@ -26,6 +26,7 @@ use ndarray::{Array1, Zip};
 /// assert_eq!(Shift.apply(args(Direction::Inverse)).unwrap().output, array![[-2.0, 3.0]]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Shift;
 
 impl<F: Float> CouplingTransform<F> for Shift {

@@ -37,6 +37,7 @@ const POSITIVE: &str = "(0, inf)";
 /// assert_eq!(Exp.log_det_jacobian(array![[1000.0_f64]].view()).unwrap()[0], 1000.0);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Exp;
 
 impl<F: Float> ScalarMap<F> for Exp {

@@ -40,6 +40,7 @@ const UNIT: &str = "(0, 1)";
 /// assert!((ld50[0] + 50.0).abs() < 1e-12 && ld50[0].is_finite());
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Sigmoid;
 
 impl<F: Float> ScalarMap<F> for Sigmoid {

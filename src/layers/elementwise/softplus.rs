@@ -37,6 +37,7 @@ const POSITIVE: &str = "(0, inf)";
 /// assert!(Softplus.inverse(array![[-1.0_f64]].view()).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Softplus;
 
 impl<F: Float> ScalarMap<F> for Softplus {

@@ -62,6 +62,7 @@ fn inverse_log_derivative<F: Float>(y: F) -> F {
 /// assert!(Tanh.log_det_jacobian(array![[25.0_f64]].view()).unwrap()[0].is_finite());
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Tanh;
 
 impl<F: Float> ScalarMap<F> for Tanh {

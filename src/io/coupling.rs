@@ -1,0 +1,119 @@
+//! Saved forms of the coupling family: `Mask`, the transforms (`Shift`, `BoundedAffine`), the
+//! `Mlp` conditioner and `Coupling` itself, which is saved as `{mask, context_dim, conditioner,
+//! transform}` for any conditioner and transform that can be saved, and rebuilt through its
+//! constructor (so the conditioner's widths are checked against the mask again).
+
+use super::refuse;
+use super::tensor::{Tensor, TensorRef};
+use crate::core::Float;
+use crate::layers::{BoundedAffine, Coupling, CouplingTransform, Mask, ScaleBound};
+use crate::nn::{Activation, Conditioner, Mlp};
+use ndarray::{Ix1, Ix2};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Mask", deny_unknown_fields)]
+struct MaskForm<B> {
+    bits: B,
+}
+
+impl Serialize for Mask {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        MaskForm { bits: self.bits() }.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Mask {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Mask::from_bits(MaskForm::<Vec<bool>>::deserialize(d)?.bits).map_err(refuse("Mask"))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "BoundedAffine", deny_unknown_fields)]
+struct BoundedAffineForm {
+    bound: ScaleBound,
+}
+
+impl Serialize for BoundedAffine {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        BoundedAffineForm { bound: self.bound() }.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for BoundedAffine {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BoundedAffine::new(BoundedAffineForm::deserialize(d)?.bound).map_err(refuse("BoundedAffine"))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Mlp", deny_unknown_fields)]
+struct MlpForm<W, B> {
+    activation: Activation,
+    weights: Vec<W>,
+    biases: Vec<B>,
+}
+
+impl<F: Float> Serialize for Mlp<F> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        MlpForm {
+            activation: self.activation(),
+            weights: self.weights().iter().map(TensorRef).collect(),
+            biases: self.biases().iter().map(TensorRef).collect(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de, F: Float> Deserialize<'de> for Mlp<F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = MlpForm::<Tensor<F, Ix2>, Tensor<F, Ix1>>::deserialize(d)?;
+        let weights = f.weights.into_iter().map(|w| w.0).collect();
+        let biases = f.biases.into_iter().map(|b| b.0).collect();
+        Mlp::from_layers(weights, biases, f.activation).map_err(refuse("Mlp"))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Coupling", deny_unknown_fields)]
+struct CouplingForm<M, C, T> {
+    mask: M,
+    context_dim: Option<usize>,
+    conditioner: C,
+    transform: T,
+}
+
+impl<F, C, T> Serialize for Coupling<F, C, T>
+where
+    F: Float,
+    C: Conditioner<F> + Serialize,
+    T: CouplingTransform<F> + Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        CouplingForm {
+            mask: self.mask(),
+            context_dim: crate::core::Bijector::context_dim(self),
+            conditioner: self.conditioner(),
+            transform: self.coupling_transform(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de, F, C, T> Deserialize<'de> for Coupling<F, C, T>
+where
+    F: Float,
+    C: Conditioner<F> + DeserializeOwned,
+    T: CouplingTransform<F> + DeserializeOwned,
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = CouplingForm::<Mask, C, T>::deserialize(d)?;
+        match f.context_dim {
+            None => Coupling::new(f.mask, f.conditioner, f.transform),
+            Some(c) => Coupling::conditional(f.mask, f.conditioner, f.transform, c),
+        }
+        .map_err(refuse("Coupling"))
+    }
+}
