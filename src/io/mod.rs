@@ -68,6 +68,28 @@ mod registry;
 mod tensor;
 
 pub use params::{params_to_safetensors, save_params};
+
+/// Arrays in the crate's saved form, `{dtype, shape, data}`, for the fields of user-written
+/// layers: `#[serde(with = "bijectors::io::array")]` on an `Array1<F>`, `Array2<F>`, ….
+///
+/// ```
+/// use ndarray::{array, Array2};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Weights {
+///     #[serde(with = "bijectors::io::array")]
+///     w: Array2<f32>,
+/// }
+///
+/// let json = serde_json::to_string(&Weights { w: array![[1.5, -2.0]] }).unwrap();
+/// assert_eq!(json, r#"{"w":{"dtype":"f32","shape":[1,2],"data":[1.5,-2.0]}}"#);
+/// let wrong = json.replace("f32", "f64");
+/// assert!(serde_json::from_str::<Weights>(&wrong).is_err()); // the element type is checked
+/// ```
+pub mod array {
+    pub use super::tensor::{deserialize, serialize};
+}
 pub use registry::register;
 
 use crate::core::{Error, Result};

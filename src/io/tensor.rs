@@ -74,3 +74,19 @@ impl<'de, F: Float, D: Dimension> Deserialize<'de> for Tensor<F, D> {
         Ok(Tensor(array))
     }
 }
+
+/// Writes an array as `{dtype, shape, data}`: for `#[serde(with = "bijectors::io::array")]` on
+/// an `ndarray` field of a user-written layer (see [`register`](super::register)).
+pub fn serialize<F: Float, S: Data<Elem = F>, D: Dimension, Z: Serializer>(
+    array: &ArrayBase<S, D>,
+    serializer: Z,
+) -> Result<Z::Ok, Z::Error> {
+    TensorRef(array).serialize(serializer)
+}
+
+/// Reads an array written by [`serialize`], checking its element type, rank and length.
+pub fn deserialize<'de, F: Float, D: Dimension, Z: Deserializer<'de>>(
+    deserializer: Z,
+) -> Result<Array<F, D>, Z::Error> {
+    Tensor::deserialize(deserializer).map(|t| t.0)
+}

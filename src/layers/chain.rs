@@ -50,6 +50,18 @@ pub struct Chain<F: Float> {
     context_dim: Option<usize>,
 }
 
+/// The layers by name, and the widths: `Chain { layers: ["Affine", "Exp"], dim: Some(2), .. }`.
+impl<F: Float> std::fmt::Debug for Chain<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.layers.iter().map(|l| l.name()).collect();
+        f.debug_struct("Chain")
+            .field("layers", &names)
+            .field("dim", &self.dim)
+            .field("context_dim", &self.context_dim)
+            .finish()
+    }
+}
+
 /// What a recorded chain pass keeps: the intermediate batches in run order (all but the last
 /// output) and each layer's tape, in run order.
 struct ChainTape<F> {

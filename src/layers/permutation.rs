@@ -186,10 +186,10 @@ mod tests {
         // hand-checked entries: column 0 of y is column 16 of x, column 63 is column 31
         assert_eq!(y[[2, 0]], 216.5);
         assert_eq!(y[[4, 63]], 431.5);
-        assert_eq!(ld, Array1::zeros(5));
+        assert_eq!(ld, Array1::<f32>::zeros(5));
         let (back, ldi) = p.inverse_and_log_det(y.view()).unwrap();
         assert_eq!(back, x);
-        assert_eq!(ldi, Array1::zeros(5));
+        assert_eq!(ldi, Array1::<f32>::zeros(5));
         // The inverse is the argsort of PERM64: PERM64[inv[i]] = i; e.g. 0 sits at position 32.
         assert_eq!(p.inverse_indices()[0], 32);
         assert_eq!(p.inverse_indices()[16], 0);

@@ -19,8 +19,11 @@ use ndarray::{Array2, ArrayView2, Axis};
 
 /// `y = x ⊙ exp(tanh(c·w)) + c·v` (see the module docs).
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CondScale<F: Float> {
+    #[cfg_attr(feature = "serde", serde(with = "bijectors::io::array"))]
     w: Array2<F>,
+    #[cfg_attr(feature = "serde", serde(with = "bijectors::io::array"))]
     v: Array2<F>,
 }
 

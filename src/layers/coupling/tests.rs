@@ -248,7 +248,7 @@ fn log_det_matches_numerical_jacobian_and_round_trips() {
         let layer = random(mask.clone(), Shift, 0, 7 + i as u64);
         let x: Array2<f64> = normal(3, mask.dim(), &mut rng);
         let (y, ld) = layer.forward_and_log_det(x.view()).unwrap();
-        assert_eq!(ld, Array1::zeros(3));
+        assert_eq!(ld, Array1::<f64>::zeros(3));
         assert!(fd_log_det(|v| layer.forward(v).unwrap(), &x, 1e-5).iter().all(|v| v.abs() < 1e-8));
         assert!((&layer.inverse(y.view()).unwrap() - &x).iter().all(|e| e.abs() < 1e-12));
     }

@@ -111,7 +111,7 @@ fn init_bounds_and_zero_last() {
     assert!(net.weights[2].iter().all(|&v| v == 0.0));
     assert!(net.biases[2].iter().all(|&v| v == 0.0));
     // zero last layer: the output is exactly zero for any input
-    assert_eq!(run(&net, array![[1.0, -2.0, 3.0, 4.0]].view()), Array2::zeros((1, 3)));
+    assert_eq!(run(&net, array![[1.0, -2.0, 3.0, 4.0]].view()), Array2::<f64>::zeros((1, 3)));
     // Mlp::new is MlpConfig::build
     let cfg = MlpConfig::new(2, vec![3], 1).zero_last_layer(false);
     let a: Mlp<f64> = Mlp::new(&cfg, &mut StdRng::seed_from_u64(1)).unwrap();
