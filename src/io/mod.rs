@@ -44,8 +44,8 @@
 //! # Loading validates
 //! Every loaded value goes through its type's constructor, so a file with mismatched shapes, an
 //! invalid permutation or mask, a singular or non-finite weight, NaN or infinite parameters, a
-//! truncated or corrupt byte stream, a length prefix far beyond the data, or layers nested more
-//! than 64 deep is an [`Error::Load`] that says what was wrong, never a panic and never a model
+//! truncated or corrupt byte stream, a length prefix far beyond the data, or boxed layers nested
+//! more than 16 deep is an [`Error::Load`] that says what was wrong, never a panic and never a model
 //! that computes NaN.
 //!
 //! # Chains of boxed layers, and user-written layers
@@ -180,15 +180,6 @@ fn check_header<E: serde::de::Error>(format: &str, version: u32) -> std::result:
     Ok(())
 }
 
-/// Reads the next key of a map, which must be `name`.
-fn expect_key<'de, A: MapAccess<'de>>(map: &mut A, name: &str) -> std::result::Result<(), A::Error> {
-    match map.next_key::<String>()? {
-        Some(k) if k == name => Ok(()),
-        Some(k) => Err(custom(format!("expected the field {name:?}, found {k:?}"))),
-        None => Err(custom(format!("the field {name:?} is missing"))),
-    }
-}
-
 impl<'de, T: DeserializeOwned> Visitor<'de> for OpenVisitor<T> {
     type Value = Opened<T>;
 
@@ -205,21 +196,39 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for OpenVisitor<T> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
-        // The fields in order: the header says how (whether) to read the model.
-        expect_key(&mut map, "format")?;
-        let format: String = map.next_value()?;
-        if format != MAGIC {
-            return Err(custom(format!("not a bijectors file (format {format:?})")));
+        // Files this crate writes put the header first, so that a file of another format or
+        // version is refused before its model is read; a tool that reorders the keys (sorting
+        // them, say) still gives a file that loads, with the header checked after the model.
+        let (mut format, mut version, mut model) = (None::<String>, None::<u32>, None::<T>);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "format" if format.is_none() => {
+                    let f: String = map.next_value()?;
+                    if f != MAGIC {
+                        return Err(custom(format!("not a bijectors file (format {f:?})")));
+                    }
+                    format = Some(f);
+                }
+                "version" if version.is_none() => {
+                    let v: u32 = map.next_value()?;
+                    check_header(MAGIC, v)?;
+                    version = Some(v);
+                }
+                "model" if model.is_none() => model = Some(map.next_value()?),
+                other => {
+                    return Err(custom(format!("unexpected or repeated field {other:?} in a bijectors file")))
+                }
+            }
         }
-        expect_key(&mut map, "version")?;
-        let version: u32 = map.next_value()?;
-        check_header(&format, version)?;
-        expect_key(&mut map, "model")?;
-        let model = map.next_value()?;
-        if let Some(extra) = map.next_key::<String>()? {
-            return Err(custom(format!("unexpected field {extra:?} after the model")));
+        match (format, version, model) {
+            (Some(f), Some(v), Some(m)) => {
+                check_header(&f, v)?;
+                Ok(Opened(m))
+            }
+            (None, ..) => Err(custom("not a bijectors file (no \"format\" field)")),
+            (_, None, _) => Err(custom("the file has no \"version\" field")),
+            (.., None) => Err(custom("the file has no \"model\" field")),
         }
-        Ok(Opened(model))
     }
 }
 

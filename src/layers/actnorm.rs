@@ -107,7 +107,10 @@ impl<F: Float> ActNorm<F> {
     /// A layer with the given parameters (each of length `C`, finite), e.g. restored from a save;
     /// it counts as initialised.
     pub fn from_params(shape: ImageShape, bias: Array1<F>, log_scale: Array1<F>) -> Result<Self> {
-        let mut a = Self::new(shape)?;
+        // Checked before anything of the shape's size is allocated: a hostile saved file may
+        // claim 2^60 channels with two values each.
+        let empty = Array1::zeros(0);
+        let mut a = Self { shape, bias: empty.clone(), log_scale: empty, initialized: false };
         a.commit(bias, log_scale)?;
         Ok(a)
     }
