@@ -46,6 +46,8 @@ fn round_trips<T: Serialize + DeserializeOwned>(model: &T) -> Result<Vec<(T, Vec
 }
 
 /// A reloaded box is the same map to the bit, with the same parameters, and saves to the same file.
+// The box itself is what is saved (`Box<dyn Bijector<F>>` is the serialisable type), hence `&Box`.
+#[allow(clippy::borrowed_box)]
 fn check_case<F: Scalar>(case: &Case, b: &Box<dyn Bijector<F>>, seed: u64) -> Result<(), TestCaseError> {
     let fail = |what: String| TestCaseError::fail(format!("{} ({}): {what}", case.name, F::NAME));
     let mut rng = StdRng::seed_from_u64(seed);
