@@ -49,18 +49,29 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     let train = common::load_csv("moons_train.csv")?.mapv(|v| v as f32);
-    let mut flow = Flow::new(StandardNormal::new(2)?, presets::moons::<f32, _>(&mut StdRng::seed_from_u64(0))?)?;
+    let mut flow =
+        Flow::new(StandardNormal::new(2)?, presets::moons::<f32, _>(&mut StdRng::seed_from_u64(0))?)?;
     let mut adam = Adam::new(2e-3)?;
-    let report = fit(&mut flow, train.view(), None, &mut adam, &FitConfig::new(1000, 256).seed(0), |_, _| {
-        Control::Continue
-    })?;
+    let report =
+        fit(&mut flow, train.view(), None, &mut adam, &FitConfig::new(1000, 256).seed(0), |_, _| {
+            Control::Continue
+        })?;
     let nll = test_nll(&flow)?;
-    println!("trained {} steps in {:.1?}: test NLL {nll} nats ({:#010x})", report.steps, report.elapsed, nll.to_bits());
+    println!(
+        "trained {} steps in {:.1?}: test NLL {nll} nats ({:#010x})",
+        report.steps,
+        report.elapsed,
+        nll.to_bits()
+    );
 
     std::fs::create_dir_all(output(""))?;
     let params = output("moons_params.safetensors");
     io::save_params(&flow.params(), &params)?;
-    println!("parameters for other tools: {} ({} bytes)", params.display(), std::fs::metadata(&params)?.len());
+    println!(
+        "parameters for other tools: {} ({} bytes)",
+        params.display(),
+        std::fs::metadata(&params)?.len()
+    );
 
     for name in ["moons_flow.json", "moons_flow.bin"] {
         let path = output(name);
@@ -68,7 +79,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         let size = std::fs::metadata(&path)?.len();
         let run = Command::new(std::env::current_exe()?).arg("--reload").arg(&path).output()?;
         if !run.status.success() {
-            return Err(format!("the reloading process failed: {}", String::from_utf8_lossy(&run.stderr)).into());
+            return Err(
+                format!("the reloading process failed: {}", String::from_utf8_lossy(&run.stderr)).into()
+            );
         }
         let printed = String::from_utf8(run.stdout)?;
         let bits = printed.split_whitespace().next().ok_or("no output from the reloading process")?;

@@ -199,3 +199,11 @@
 //!   [`checked_backward`](crate::Bijector::checked_backward) on their parts, prefix their parts'
 //!   parameter names, and split the gradient scope with
 //!   [`GradientsMut::split_part`](crate::GradientsMut::split_part).
+//! * **Saving** (feature `serde`). Derive `serde::Serialize` and `Deserialize` for the layer
+//!   (`#[serde(with = "bijectors::io::array")]` on its `ndarray` fields keeps the dtype check of
+//!   the built-in layers; a `#[serde(try_from = "...")]` form can route loading through your
+//!   validating constructor), then call
+//!   `bijectors::io::register::<f64, TanhResidual<f64>>("my_crate::TanhResidual")` once per
+//!   scalar type before saving or loading: a [`Chain`](crate::Chain) holding it can then be
+//!   saved, and its boxes reload as `TanhResidual`. A layer nobody registered is refused by name
+//!   when saved.

@@ -58,6 +58,7 @@
 //! | [`train`] | optimizers and the training loops |
 //! | [`linalg`] | dense linear algebra (pure Rust, optionally LAPACK) |
 //! | [`guide`] | how to write a trainable bijector of your own |
+//! | `io` | (feature `serde`) saving and loading: versioned JSON and binary files, the registry of layer kinds, safetensors export |
 //!
 //! Every pass is validated at the boundary, once: the entry points ([`Bijector::forward`],
 //! [`Bijector::transform`], [`Bijector::record`], [`Flow::log_prob`], ...) check the input, the
@@ -99,6 +100,9 @@
 //! * `testing`: [`testing`](crate#features), the law checks this crate runs on its own layers,
 //!   callable on yours (round trips, numerical-Jacobian log-dets, finite-difference gradients,
 //!   hostile inputs).
+//! * `serde`: `bijectors::io`, saving and loading every layer, chain, flow and optimizer as
+//!   versioned JSON or compact binary files, bit-exact and validated on load; a registry for boxed
+//!   layers of your own; parameters as safetensors for other tools. Pure Rust.
 #![deny(missing_docs)]
 
 pub mod core;
