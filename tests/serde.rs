@@ -89,7 +89,7 @@ fn check_case<F: Scalar>(case: &Case, b: &Box<dyn Bijector<F>>, seed: u64) -> Re
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn every_zoo_bijector_round_trips_bit_exactly(seed in any::<u64>(), sigma in 0.05f64..0.6) {
