@@ -8,6 +8,7 @@ use crate::flow::{BaseDistribution, Flow, Normal, StandardNormal};
 use ndarray::Ix1;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::path::Path;
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename = "StandardNormal", deny_unknown_fields)]
@@ -62,6 +63,38 @@ where
 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         FlowForm { base: self.base(), bijector: self.bijector() }.serialize(s)
+    }
+}
+
+/// Files (feature `serde`): [`io::save`](super::save) and [`io::load`](super::load) as methods.
+impl<F, D, B> Flow<F, D, B>
+where
+    F: Float,
+    D: BaseDistribution<F> + Serialize + DeserializeOwned,
+    B: Bijector<F> + Serialize + DeserializeOwned,
+{
+    /// Writes the flow to `path`: JSON if the name ends in `.json`, the binary format otherwise
+    /// (see [`io`](super)).
+    ///
+    /// ```
+    /// use bijectors::{presets, Chain, Flow, StandardNormal};
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// let flow = Flow::new(StandardNormal::new(2)?, presets::moons::<f64, _>(&mut StdRng::seed_from_u64(0))?)?;
+    /// let path = std::env::temp_dir().join(format!("flow-doc-{}.json", std::process::id()));
+    /// flow.save(&path)?;
+    /// let back = Flow::<f64, StandardNormal, Chain<f64>>::load(&path)?;
+    /// let x = ndarray::array![[0.1, 0.2]];
+    /// assert_eq!(back.log_prob(x.view())?, flow.log_prob(x.view())?);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), bijectors::Error>(())
+    /// ```
+    pub fn save(&self, path: impl AsRef<Path>) -> crate::Result<()> {
+        super::save(self, path)
+    }
+
+    /// Reads a flow written by [`save`](Self::save) (or [`io::save`](super::save)), validated.
+    pub fn load(path: impl AsRef<Path>) -> crate::Result<Self> {
+        super::load(path)
     }
 }
 

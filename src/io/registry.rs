@@ -33,6 +33,7 @@ type LoadFn<F> = fn(
 /// One registered kind.
 struct Entry<F> {
     kind: String,
+    type_id: TypeId,
     type_name: &'static str,
     save: SaveFn<F>,
     load: LoadFn<F>,
@@ -88,7 +89,7 @@ impl<F: Float> Registry<F> {
         let id = TypeId::of::<T>();
         let type_name = std::any::type_name::<T>();
         match (self.by_kind.get(kind), self.by_type.get(&id)) {
-            (Some(e), _) if e.type_name == type_name && e.kind == kind => return Ok(()),
+            (Some(e), _) if e.type_id == id => return Ok(()),
             (Some(e), _) => {
                 return Err(Error::InvalidParameter(format!(
                     "the layer kind {kind:?} is already registered, for {}",
@@ -105,6 +106,7 @@ impl<F: Float> Registry<F> {
         }
         let entry = Arc::new(Entry {
             kind: kind.to_owned(),
+            type_id: id,
             type_name,
             save: save_as::<F, T>,
             load: load_as::<F, T>,
