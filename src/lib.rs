@@ -34,6 +34,7 @@
 //! | [`Coupling`] | `y_P = x_P`, `y_T = τ(x_T; net([x_P, c]))` | `Σ log τ′` |
 //! | [`AdditiveCoupling`] (NICE, [`Shift`]) | `y_P = x_P`, `y_T = x_T + t(x_P)` | `0` |
 //! | [`AffineCoupling`] (RealNVP, [`BoundedAffine`]) | `y_P = x_P`, `y_T = x_T·exp(s(x_P)) + t(x_P)` | `Σ s` |
+//! | [`SplineCoupling`] (NSF, [`RationalQuadraticSpline`]) | `y_T` a monotone rational-quadratic spline of `x_T` on `[−B, B]`, knots from `net(x_P)` | `Σ log τ′` |
 //! | [`Permutation`] | `y_j = x_{π(j)}` | `0` |
 //! | [`Invertible1x1Conv`] (Glow) | `W·x` at every pixel | `H·W·log|det W|` |
 //! | [`Exp`], [`Sigmoid`], [`Softplus`], [`Tanh`] | elementwise | `Σ log f′(x_i)` |
@@ -125,7 +126,8 @@ pub use crate::core::{
 pub use flow::{presets, BaseDistribution, Flow, Normal, StandardNormal};
 pub use layers::{
     ActNorm, AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Coupling, CouplingTransform,
-    Exp, Invert, Invertible1x1Conv, Logit, Mask, Permutation, ScaleBound, Shift, Sigmoid, Softplus, Tanh,
+    Exp, Invert, Invertible1x1Conv, Logit, Mask, Permutation, RationalQuadraticSpline, ScaleBound, Shift,
+    Sigmoid, Softplus, SplineCoupling, Tanh,
 };
 pub use nn::{Activation, Conditioner, Mlp, MlpConfig};
 

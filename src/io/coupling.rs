@@ -1,4 +1,5 @@
-//! Saved forms of the coupling family: `Mask`, the transforms (`Shift`, `BoundedAffine`), the
+//! Saved forms of the coupling family: `Mask`, the transforms (`Shift`, `BoundedAffine`,
+//! `RationalQuadraticSpline`), the
 //! `Mlp` conditioner and `Coupling` itself, which is saved as `{mask, context_dim, conditioner,
 //! transform}` for any conditioner and transform that can be saved, and rebuilt through its
 //! constructor (so the conditioner's widths are checked against the mask again).
@@ -6,7 +7,7 @@
 use super::refuse;
 use super::tensor::{Tensor, TensorRef};
 use crate::core::Float;
-use crate::layers::{BoundedAffine, Coupling, CouplingTransform, Mask, ScaleBound};
+use crate::layers::{BoundedAffine, Coupling, CouplingTransform, Mask, RationalQuadraticSpline, ScaleBound};
 use crate::nn::{Activation, Conditioner, Mlp};
 use ndarray::{Ix1, Ix2};
 use serde::de::DeserializeOwned;
@@ -45,6 +46,32 @@ impl Serialize for BoundedAffine {
 impl<'de> Deserialize<'de> for BoundedAffine {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         BoundedAffine::new(BoundedAffineForm::deserialize(d)?.bound).map_err(refuse("BoundedAffine"))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "RationalQuadraticSpline", deny_unknown_fields)]
+struct SplineForm {
+    bins: usize,
+    bound: f64,
+    min_width: f64,
+    min_height: f64,
+    min_derivative: f64,
+}
+
+impl Serialize for RationalQuadraticSpline {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (min_width, min_height, min_derivative) = self.minimums();
+        SplineForm { bins: self.bins(), bound: self.bound(), min_width, min_height, min_derivative }
+            .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RationalQuadraticSpline {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = SplineForm::deserialize(d)?;
+        RationalQuadraticSpline::with_minimums(f.bins, f.bound, f.min_width, f.min_height, f.min_derivative)
+            .map_err(refuse("RationalQuadraticSpline"))
     }
 }
 

@@ -28,7 +28,8 @@ pub use affine::Affine;
 pub use chain::Chain;
 pub use conv1x1::Invertible1x1Conv;
 pub use coupling::{
-    AdditiveCoupling, AffineCoupling, BoundedAffine, Coupling, CouplingTransform, Mask, ScaleBound, Shift,
+    AdditiveCoupling, AffineCoupling, BoundedAffine, Coupling, CouplingTransform, Mask,
+    RationalQuadraticSpline, ScaleBound, Shift, SplineCoupling,
 };
 pub use elementwise::{Exp, Logit, Sigmoid, Softplus, Tanh};
 pub use invert::Invert;

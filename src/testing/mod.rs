@@ -17,7 +17,7 @@
 //!
 //! With `x_r` the batch rows, errors are measured as `max |a − b| / (1 + |b|)` (gradients:
 //! `‖a − b‖∞ / max(‖b‖∞, 1e-6)`), and the finite differences are five-point central stencils at
-//! the steps `h = s·max(|v|, 1)`, `s ∈ {4e-4, 1e-4, 2.5e-5, 6.25e-6, 1.6e-6}`, the estimate kept
+//! the steps `h = s·max(|v|, 1)`, `s = 4e-4·4⁻ᵏ` for `k = 0..7` (down to `9.8e-8`), the estimate kept
 //! where two neighbouring steps agree best (a fixed step is too coarse where a map bends sharply).
 //!
 //! ```

@@ -11,10 +11,11 @@ use bijectors::Bijector;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-/// The f64 build of a case with every parameter moved by `sigma · N(0, 1)`.
+/// The f64 build of a case with every parameter moved by `sigma · N(0, 1)` (times the case's
+/// `sigma_scale`).
 pub fn randomized(case: &zoo::Case, seed: u64, sigma: f64) -> Box<dyn Bijector<f64>> {
     let mut b = case.build::<f64>();
-    randomize_params(&mut b, &mut StdRng::seed_from_u64(seed), sigma);
+    randomize_params(&mut b, &mut StdRng::seed_from_u64(seed), sigma * case.sigma_scale);
     b
 }
 

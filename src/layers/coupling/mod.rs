@@ -13,10 +13,11 @@
 //! * log-det: `Σ_k log|∂τ/∂x_k|` (the Jacobian is triangular after reordering); the inverse's is
 //!   minus the forward's at the matching point.
 //!
-//! The transforms: [`Shift`] (NICE, `y = x + t`, log-det 0) and [`BoundedAffine`] (RealNVP,
-//! `y = x·e^{s} + t` with `s = bound(r)` a [`ScaleBound`], log-det `Σ s`); a new transform (for
-//! example a rational-quadratic spline) is one file implementing [`CouplingTransform`].
-//! [`AffineCoupling`] and [`AdditiveCoupling`] name the classic layers.
+//! The transforms: [`Shift`] (NICE, `y = x + t`, log-det 0), [`BoundedAffine`] (RealNVP,
+//! `y = x·e^{s} + t` with `s = bound(r)` a [`ScaleBound`], log-det `Σ s`) and
+//! [`RationalQuadraticSpline`] (Neural Spline Flows); a new transform is one file implementing
+//! [`CouplingTransform`]. [`AffineCoupling`], [`AdditiveCoupling`] and [`SplineCoupling`] name
+//! the classic layers.
 //!
 //! This is the PyTorch mirror's `y = x·m + (1 − m)·(x·exp(s) + t)` with `s = tanh(raw)·(1 − m)`,
 //! computed without the multiplications by zero: the pass-through columns are taken (a view for a
@@ -46,9 +47,10 @@ mod coupling;
 pub mod mask;
 pub mod scale;
 pub mod shift;
+pub mod spline;
 pub mod transform;
 mod with_mlp;
-pub use with_mlp::{AdditiveCoupling, AffineCoupling};
+pub use with_mlp::{AdditiveCoupling, AffineCoupling, SplineCoupling};
 
 #[cfg(test)]
 mod test_util;
@@ -60,4 +62,5 @@ pub use coupling::{Coupling, CouplingTape};
 pub use mask::Mask;
 pub use scale::ScaleBound;
 pub use shift::Shift;
+pub use spline::RationalQuadraticSpline;
 pub use transform::{CouplingTransform, TransformArgs, TransformGrads, TransformPass, TransformRecord};

@@ -2,7 +2,7 @@
 //! default and the `with_mlp` builders (a fresh layer with a zero last layer is the identity for
 //! [`Shift`] and for [`BoundedAffine`] with a bound through 0 at 0).
 
-use super::{BoundedAffine, Coupling, CouplingTransform, Mask, Shift};
+use super::{BoundedAffine, Coupling, CouplingTransform, Mask, RationalQuadraticSpline, Shift};
 use crate::core::{Float, Result};
 use crate::nn::{Activation, Mlp, MlpConfig};
 use rand::Rng;
@@ -44,6 +44,30 @@ pub type AffineCoupling<F, C = Mlp<F>> = Coupling<F, C, BoundedAffine>;
 /// # Ok::<(), bijectors::Error>(())
 /// ```
 pub type AdditiveCoupling<F, C = Mlp<F>> = Coupling<F, C, Shift>;
+
+/// Neural Spline Flows' coupling (NSF-C): a [`Coupling`] with the [`RationalQuadraticSpline`]
+/// transform (8 bins on `[−3, 3]` by default, `3K − 1` conditioner outputs per transformed
+/// coordinate), an [`Mlp`] conditioner by default.
+///
+/// ```
+/// use bijectors::nn::Activation;
+/// use bijectors::{Bijector, Coupling, Direction, Mask, RationalQuadraticSpline, SplineCoupling};
+/// use ndarray::array;
+///
+/// let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+/// // A fresh layer (zero last layer) is the identity.
+/// let layer = SplineCoupling::<f64>::with_mlp(Mask::alternating(2, 0)?, &[16], Activation::Relu, &mut rng)?;
+/// let x = array![[0.3, -1.2], [2.0, 5.0]];
+/// let (y, ld) = layer.transform(Direction::Forward, x.view(), None)?;
+/// assert!((&y - &x).iter().all(|e| e.abs() < 1e-12) && ld.iter().all(|l| l.abs() < 1e-12));
+/// // Any bins and bound: 4 bins on [−5, 5].
+/// let spline = RationalQuadraticSpline::new(4, 5.0)?;
+/// let wide = Coupling::with_mlp_transform(Mask::alternating(2, 1)?, spline, 0, &[16], Activation::Relu, &mut rng)?;
+/// assert_eq!(wide.conditioner().widths(), vec![1, 16, 11]);
+/// # let _: &SplineCoupling<f64> = &wide;
+/// # Ok::<(), bijectors::Error>(())
+/// ```
+pub type SplineCoupling<F, C = Mlp<F>> = Coupling<F, C, RationalQuadraticSpline>;
 
 impl<F: Float, T: CouplingTransform<F>> Coupling<F, Mlp<F>, T> {
     /// A coupling with `transform` whose conditioner is a fresh [`Mlp`]
