@@ -17,9 +17,11 @@
 //! (one `(n, 2 n_T)` array, no extra allocation), so the backward needs no transcendental.
 
 use super::scale::{BoundKernel, BoundVisitor};
-use super::transform::{CouplingTransform, TransformArgs, TransformGrads, TransformPass, TransformRecord};
+use super::transform::{
+    check_tape_shape, CouplingTransform, TransformArgs, TransformGrads, TransformPass, TransformRecord,
+};
 use super::ScaleBound;
-use crate::core::{Cotangents, Direction, Error, Float, Result, Tape};
+use crate::core::{Cotangents, Direction, Float, Result, Tape};
 use ndarray::{Array1, Array2, ArrayView2, Zip};
 
 /// The RealNVP transform `y = x·e^{s} + t`, `s = bound(r)`, two conditioner outputs `[r | t]` per
@@ -128,12 +130,7 @@ impl<F: Float> CouplingTransform<F> for BoundedAffine {
         let name = CouplingTransform::<F>::name(self);
         let q = &record.tape.get::<AffineTape<F>>(name)?.slope_and_factor;
         let (n, nt) = record.input.dim();
-        if q.dim() != (n, 2 * nt) {
-            return Err(Error::WrongTape {
-                layer: name,
-                reason: format!("the tape has shape {:?}, this pass needs ({n}, {})", q.dim(), 2 * nt),
-            });
-        }
+        check_tape_shape(name, q.dim(), (n, 2 * nt))?;
         let inverse = record.direction == Direction::Inverse;
         // x_T: the pass's input (forward) or output (inverse).
         let x = if inverse { record.output } else { record.input };
@@ -169,6 +166,7 @@ impl<F: Float> CouplingTransform<F> for BoundedAffine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::Error;
     use crate::layers::coupling::test_util::normal;
     use rand::rngs::StdRng;
     use rand::SeedableRng;

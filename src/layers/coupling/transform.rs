@@ -107,6 +107,18 @@ pub struct TransformGrads<F> {
     pub h: Array2<F>,
 }
 
+/// A transform's tape array must have the shape its pass gives, `want`: a tape of another batch
+/// (or a transform with other settings) is a [`WrongTape`](crate::Error::WrongTape) error.
+pub(crate) fn check_tape_shape(layer: &'static str, got: (usize, usize), want: (usize, usize)) -> Result<()> {
+    if got == want {
+        return Ok(());
+    }
+    Err(crate::core::Error::WrongTape {
+        layer,
+        reason: format!("the tape has shape {got:?}, this pass needs {want:?}"),
+    })
+}
+
 /// The elementwise, parameterised, invertible map of a [`Coupling`](super::Coupling)'s
 /// transformed coordinates (see the [module docs](self)).
 ///

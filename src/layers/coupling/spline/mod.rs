@@ -41,7 +41,9 @@ mod knots;
 #[cfg(test)]
 mod tests;
 
-use super::transform::{CouplingTransform, TransformArgs, TransformGrads, TransformPass, TransformRecord};
+use super::transform::{
+    check_tape_shape, CouplingTransform, TransformArgs, TransformGrads, TransformPass, TransformRecord,
+};
 use crate::core::{Cotangents, Direction, Error, Float, Result, Tape};
 use knots::{Knots, Shape};
 use ndarray::{s, Array1, Array2, ArrayView1, Zip};
@@ -226,12 +228,7 @@ impl<F: Float> CouplingTransform<F> for RationalQuadraticSpline {
         let raw = &record.tape.get::<SplineTape<F>>(name)?.raw;
         let (n, nt) = record.input.dim();
         let per = self.per();
-        if raw.dim() != (n, per * nt) {
-            return Err(Error::WrongTape {
-                layer: name,
-                reason: format!("the tape has shape {:?}, this pass needs ({n}, {})", raw.dim(), per * nt),
-            });
-        }
+        check_tape_shape(name, raw.dim(), (n, per * nt))?;
         let inverse = record.direction == Direction::Inverse;
         let x_side = if inverse { record.output } else { record.input };
         let mut grad_in = Array2::zeros((n, nt));
