@@ -188,7 +188,7 @@ fn elu<F: Float>(z: F) -> F {
 
 /// The logistic function `1/(1 + e^{−z})`, without overflow.
 #[inline]
-fn sigmoid<F: Float>(z: F) -> F {
+pub(crate) fn sigmoid<F: Float>(z: F) -> F {
     if z >= F::zero() {
         F::one() / (F::one() + (-z).exp())
     } else {
@@ -197,8 +197,9 @@ fn sigmoid<F: Float>(z: F) -> F {
     }
 }
 
+/// `log(1 + e^z)`, without overflow.
 #[inline]
-fn softplus<F: Float>(z: F) -> F {
+pub(crate) fn softplus<F: Float>(z: F) -> F {
     let pos = if z > F::zero() { z } else { F::zero() };
     pos + (-z.abs()).exp().ln_1p()
 }

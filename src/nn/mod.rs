@@ -17,7 +17,7 @@
 //! Parameters are named `"w0"`, `"b0"`, `"w1"`, `"b1"`, … in layer order, and the backward finds
 //! its gradient buffers under those names.
 
-mod activation;
+pub(crate) mod activation;
 mod conditioner;
 mod mlp;
 #[cfg(test)]

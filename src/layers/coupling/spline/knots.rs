@@ -1,58 +1,39 @@
 //! The knots of one coordinate's spline, built from its `3K − 1` raw conditioner outputs, and the
 //! local derivatives the backward needs (see the [transform's docs](super) for the formulas).
 
-use crate::core::Float;
+use super::RationalQuadraticSpline;
+use crate::nn::activation::{sigmoid, softplus};
+use std::f64::consts::LN_2;
 
-/// The spline's constants in the scalar type: `K`, `B`, the minimums and `c = 1 − K·m`.
-#[derive(Clone, Copy)]
-pub(super) struct Shape<F> {
-    pub(super) bins: usize,
-    pub(super) bound: F,
-    pub(super) min_width: F,
-    pub(super) min_height: F,
-    pub(super) min_derivative: F,
+/// The `K + 1` knots `−B = k_0 < … < k_K = B` of softmax bins `m + (1 − K·m)·softmax(raw)`,
+/// with the probabilities kept in `p`.
+fn place_knots(spline: &RationalQuadraticSpline, raw: &[f64], min: f64, p: &mut [f64], knots: &mut [f64]) {
+    softmax(raw, p);
+    let (bound, k) = (spline.bound, spline.bins);
+    let c = 1.0 - k as f64 * min;
+    let mut acc = 0.0;
+    knots[0] = -bound;
+    for j in 0..k - 1 {
+        acc += min + c * p[j];
+        knots[j + 1] = -bound + 2.0 * bound * acc;
+    }
+    knots[k] = bound;
 }
 
-impl<F: Float> Shape<F> {
-    /// The `K + 1` knots `−B = k_0 < … < k_K = B` of softmax bins `m + (1 − K·m)·softmax(raw)`,
-    /// with the probabilities kept in `p`.
-    fn knots(&self, raw: &[F], min: F, p: &mut [F], knots: &mut [F]) {
-        softmax(raw, p);
-        let (two_b, c) = (self.bound + self.bound, F::one() - F::of(self.bins as f64) * min);
-        let mut acc = F::zero();
-        knots[0] = -self.bound;
-        for j in 0..self.bins - 1 {
-            acc += min + c * p[j];
-            knots[j + 1] = -self.bound + two_b * acc;
-        }
-        knots[self.bins] = self.bound;
-    }
-
-    /// `δ = m + (1 − m)·softplus(raw)/ln 2`: 1 at `raw = 0` (so zero outputs give the identity).
-    fn derivative(&self, raw: F) -> F {
-        let softplus = raw.max(F::zero()) + (-raw.abs()).exp().ln_1p();
-        self.min_derivative + (F::one() - self.min_derivative) * softplus / F::LN_2()
-    }
-
-    /// `dδ/draw = (1 − m)·sigmoid(raw)/ln 2`.
-    fn derivative_slope(&self, raw: F) -> F {
-        (F::one() - self.min_derivative) * sigmoid(raw) / F::LN_2()
-    }
+/// `δ = m + (1 − m)·softplus(raw)/ln 2`: 1 at `raw = 0` (so zero outputs give the identity).
+fn derivative(spline: &RationalQuadraticSpline, raw: f64) -> f64 {
+    spline.min_derivative + (1.0 - spline.min_derivative) * softplus(raw) / LN_2
 }
 
-fn sigmoid<F: Float>(r: F) -> F {
-    if r >= F::zero() {
-        F::one() / (F::one() + (-r).exp())
-    } else {
-        let e = r.exp();
-        e / (F::one() + e)
-    }
+/// `dδ/draw = (1 − m)·sigmoid(raw)/ln 2`.
+fn derivative_slope(spline: &RationalQuadraticSpline, raw: f64) -> f64 {
+    (1.0 - spline.min_derivative) * sigmoid(raw) / LN_2
 }
 
 /// `out = softmax(raw)`, shifted by the maximum so that no exponential overflows.
-fn softmax<F: Float>(raw: &[F], out: &mut [F]) {
-    let max = raw.iter().copied().fold(F::neg_infinity(), F::max);
-    let mut sum = F::zero();
+fn softmax(raw: &[f64], out: &mut [f64]) {
+    let max = raw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut sum = 0.0;
     for (o, &r) in out.iter_mut().zip(raw) {
         *o = (r - max).exp();
         sum += *o;
@@ -62,56 +43,56 @@ fn softmax<F: Float>(raw: &[F], out: &mut [F]) {
 
 /// One coordinate's spline: knots, derivatives, and what the backward needs of the softmaxes and
 /// the derivative parameterisation. Buffers allocated once per pass and refilled per coordinate.
-pub(super) struct Knots<F> {
-    shape: Shape<F>,
-    pub(super) xs: Vec<F>,
-    pub(super) ys: Vec<F>,
-    pub(super) ds: Vec<F>,
-    pw: Vec<F>,
-    ph: Vec<F>,
+pub(super) struct Knots {
+    spline: RationalQuadraticSpline,
+    pub(super) xs: Vec<f64>,
+    pub(super) ys: Vec<f64>,
+    pub(super) ds: Vec<f64>,
+    pw: Vec<f64>,
+    ph: Vec<f64>,
     /// `dδ_i/draw` for the interior derivatives `i = 1..K−1`.
-    slopes: Vec<F>,
+    slopes: Vec<f64>,
 }
 
 /// The bin a point lies in, and its quantities: left knot `(x0, y0)`, width `w`, height `h`,
 /// slope `s = h/w`, knot derivatives `d0`, `d1`, and `ξ = (x − x0)/w ∈ [0, 1]`.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Bin<F> {
+pub(super) struct Bin {
     pub(super) index: usize,
-    x0: F,
-    w: F,
-    y0: F,
-    h: F,
-    s: F,
-    d0: F,
-    d1: F,
-    pub(super) xi: F,
+    x0: f64,
+    w: f64,
+    y0: f64,
+    h: f64,
+    s: f64,
+    d0: f64,
+    d1: f64,
+    pub(super) xi: f64,
 }
 
 /// Derivatives of `y` and of `ℓ = log dy/dx` at a point, with respect to the input and to the
 /// bin's left knot, width, height and knot derivatives.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Partials<F> {
-    pub(super) y_x: F,
-    pub(super) l_x: F,
-    pub(super) y_x0: F,
-    pub(super) l_x0: F,
-    pub(super) y_w: F,
-    pub(super) l_w: F,
-    pub(super) y_h: F,
-    pub(super) l_h: F,
-    pub(super) y_d0: F,
-    pub(super) l_d0: F,
-    pub(super) y_d1: F,
-    pub(super) l_d1: F,
+pub(super) struct Partials {
+    pub(super) y_x: f64,
+    pub(super) l_x: f64,
+    pub(super) y_x0: f64,
+    pub(super) l_x0: f64,
+    pub(super) y_w: f64,
+    pub(super) l_w: f64,
+    pub(super) y_h: f64,
+    pub(super) l_h: f64,
+    pub(super) y_d0: f64,
+    pub(super) l_d0: f64,
+    pub(super) y_d1: f64,
+    pub(super) l_d1: f64,
 }
 
-impl<F: Float> Knots<F> {
-    pub(super) fn new(shape: Shape<F>) -> Self {
-        let k = shape.bins;
-        let z = |n| vec![F::zero(); n];
+impl Knots {
+    pub(super) fn new(spline: RationalQuadraticSpline) -> Self {
+        let k = spline.bins;
+        let z = |n| vec![0.0; n];
         Self {
-            shape,
+            spline,
             xs: z(k + 1),
             ys: z(k + 1),
             ds: z(k + 1),
@@ -122,51 +103,51 @@ impl<F: Float> Knots<F> {
     }
 
     /// Rebuilds the spline from raw outputs `[widths (K) | heights (K) | derivatives (K − 1)]`.
-    pub(super) fn fill(&mut self, raw: &[F]) {
-        let k = self.shape.bins;
-        let s = self.shape;
-        s.knots(&raw[..k], s.min_width, &mut self.pw, &mut self.xs);
-        s.knots(&raw[k..2 * k], s.min_height, &mut self.ph, &mut self.ys);
-        self.ds[0] = F::one();
-        self.ds[k] = F::one();
+    pub(super) fn fill(&mut self, raw: &[f64]) {
+        let k = self.spline.bins;
+        let s = &self.spline;
+        place_knots(s, &raw[..k], s.min_width, &mut self.pw, &mut self.xs);
+        place_knots(s, &raw[k..2 * k], s.min_height, &mut self.ph, &mut self.ys);
+        self.ds[0] = 1.0;
+        self.ds[k] = 1.0;
         for i in 1..k {
             let r = raw[2 * k + i - 1];
-            self.ds[i] = s.derivative(r);
-            self.slopes[i - 1] = s.derivative_slope(r);
+            self.ds[i] = derivative(s, r);
+            self.slopes[i - 1] = derivative_slope(s, r);
         }
     }
 
     /// Whether `v` lies strictly inside `(−B, B)`, where the spline acts (identity elsewhere).
-    pub(super) fn inside(&self, v: F) -> bool {
-        v > -self.shape.bound && v < self.shape.bound
+    pub(super) fn inside(&self, v: f64) -> bool {
+        v > -self.spline.bound && v < self.spline.bound
     }
 
     /// The bin of `v` on the axis `knots` (`xs` forward, `ys` inverse), `v` inside.
-    fn index(&self, knots: &[F], v: F) -> usize {
-        knots[1..self.shape.bins].partition_point(|&t| t <= v)
+    fn index(&self, knots: &[f64], v: f64) -> usize {
+        knots[1..self.spline.bins].partition_point(|&t| t <= v)
     }
 
-    fn bin_at(&self, index: usize, xi: F) -> Bin<F> {
+    fn bin_at(&self, index: usize, xi: f64) -> Bin {
         let (x0, y0) = (self.xs[index], self.ys[index]);
         let (w, h) = (self.xs[index + 1] - x0, self.ys[index + 1] - y0);
         Bin { index, x0, w, y0, h, s: h / w, d0: self.ds[index], d1: self.ds[index + 1], xi }
     }
 
     /// The bin of an inside point `x` on the input axis.
-    pub(super) fn locate(&self, x: F) -> Bin<F> {
+    pub(super) fn locate(&self, x: f64) -> Bin {
         let index = self.index(&self.xs, x);
         let (x0, w) = (self.xs[index], self.xs[index + 1] - self.xs[index]);
-        let xi = ((x - x0) / w).max(F::zero()).min(F::one());
+        let xi = ((x - x0) / w).max(0.0).min(1.0);
         self.bin_at(index, xi)
     }
 
     /// `(y, log dy/dx)` of the forward map in a bin.
-    pub(super) fn forward(b: &Bin<F>) -> (F, F) {
+    pub(super) fn forward(b: &Bin) -> (f64, f64) {
         let (xi, s, d0, d1) = (b.xi, b.s, b.d0, b.d1);
-        let g = xi * (F::one() - xi);
+        let g = xi * (1.0 - xi);
         let num = s * xi * xi + d0 * g;
         let den = s + (d1 + d0 - s - s) * g;
-        let m = d1 * xi * xi + (s + s) * g + d0 * (F::one() - xi) * (F::one() - xi);
+        let m = d1 * xi * xi + (s + s) * g + d0 * (1.0 - xi) * (1.0 - xi);
         let y = b.y0 + b.h * num / den;
         let log_slope = s.ln() + s.ln() + m.ln() - (den.ln() + den.ln());
         (y, log_slope)
@@ -174,24 +155,24 @@ impl<F: Float> Knots<F> {
 
     /// The bin, and the forward-side point, of an inside `y`: the root of the quadratic in `ξ`
     /// taken as `2c / (−b − √(b² − 4ac))`, which does not cancel.
-    pub(super) fn invert(&self, y: F) -> (Bin<F>, F) {
+    pub(super) fn invert(&self, y: f64) -> (Bin, f64) {
         let index = self.index(&self.ys, y);
-        let b0 = self.bin_at(index, F::zero());
+        let b0 = self.bin_at(index, 0.0);
         let (s, d0, d1) = (b0.s, b0.d0, b0.d1);
         let dy = y - b0.y0;
         let t = d1 + d0 - s - s;
         let a = b0.h * (s - d0) + dy * t;
         let b = b0.h * d0 - dy * t;
         let c = -s * dy;
-        let disc = (b * b - F::of(4.0) * a * c).max(F::zero());
-        let xi = ((c + c) / (-b - disc.sqrt())).max(F::zero()).min(F::one());
+        let disc = (b * b - 4.0 * a * c).max(0.0);
+        let xi = ((c + c) / (-b - disc.sqrt())).max(0.0).min(1.0);
         let bin = Bin { xi, ..b0 };
         (bin, b0.x0 + xi * b0.w)
     }
 
     /// The local derivatives at a bin point (see the [transform's docs](super)).
-    pub(super) fn partials(b: &Bin<F>) -> Partials<F> {
-        let one = F::one();
+    pub(super) fn partials(b: &Bin) -> Partials {
+        let one = 1.0;
         let two = one + one;
         let (xi, s, d0, d1, h, w) = (b.xi, b.s, b.d0, b.d1, b.h, b.w);
         let g = xi * (one - xi);
@@ -233,16 +214,16 @@ impl<F: Float> Knots<F> {
     /// given its derivatives with respect to the bin's left knot `x0`, width `w`, left height
     /// `y0`, height `h` and knot derivatives `d0`, `d1`: through `x_i = −B + Σ_{j<i} W_j`,
     /// `W_j = 2B(m + c·p_j)`, the softmaxes, and `δ_i(raw)`.
-    pub(super) fn backprop(&self, bin: usize, local: [F; 6], scratch: &mut [F], grad: &mut [F]) {
-        let k = self.shape.bins;
+    pub(super) fn backprop(&self, bin: usize, local: [f64; 6], scratch: &mut [f64], grad: &mut [f64]) {
+        let k = self.spline.bins;
         let [g_x0, g_w, g_y0, g_h, g_d0, g_d1] = local;
-        let s = self.shape;
-        let two_b = s.bound + s.bound;
+        let s = &self.spline;
+        let two_b = 2.0 * s.bound;
         for (axis, (g_left, g_size, p, min)) in
             [(g_x0, g_w, &self.pw, s.min_width), (g_y0, g_h, &self.ph, s.min_height)].into_iter().enumerate()
         {
             // ∂L/∂p_j = 2B·c·∂L/∂W_j, with ∂L/∂W_j = g_size (j = bin) + g_left (j < bin).
-            let c = F::one() - F::of(k as f64) * min;
+            let c = 1.0 - k as f64 * min;
             let scale = two_b * c;
             let dp = &mut scratch[..k];
             for (j, d) in dp.iter_mut().enumerate() {
@@ -251,11 +232,11 @@ impl<F: Float> Knots<F> {
                 } else if j < bin {
                     g_left
                 } else {
-                    F::zero()
+                    0.0
                 };
                 *d = scale * dw;
             }
-            let dot: F = dp.iter().zip(p.iter()).map(|(&d, &q)| d * q).sum();
+            let dot: f64 = dp.iter().zip(p.iter()).map(|(&d, &q)| d * q).sum();
             for j in 0..k {
                 grad[axis * k + j] += p[j] * (dp[j] - dot);
             }

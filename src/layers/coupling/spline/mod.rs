@@ -45,7 +45,7 @@ use super::transform::{
     check_tape_shape, CouplingTransform, TransformArgs, TransformGrads, TransformPass, TransformRecord,
 };
 use crate::core::{Cotangents, Direction, Error, Float, Result, Tape};
-use knots::{Knots, Shape};
+use knots::Knots;
 use ndarray::{s, Array1, Array2, ArrayView1, Zip};
 
 /// The rational-quadratic spline transform of Neural Spline Flows, `3K − 1` conditioner outputs
@@ -143,18 +143,6 @@ impl RationalQuadraticSpline {
         (self.min_width, self.min_height, self.min_derivative)
     }
 
-    /// The constants of the computation, which runs in f64 for both scalar types (see the
-    /// [module docs](self)).
-    fn shape(&self) -> Shape<f64> {
-        Shape {
-            bins: self.bins,
-            bound: self.bound,
-            min_width: self.min_width,
-            min_height: self.min_height,
-            min_derivative: self.min_derivative,
-        }
-    }
-
     fn per(&self) -> usize {
         3 * self.bins - 1
     }
@@ -168,7 +156,7 @@ fn coordinate<'b, F: Float>(raw: &ArrayView1<'_, F>, k: usize, per: usize, buf: 
 
 /// The parameter gradients of one point, in `[x0, w, y0, h, d0, d1]` order, and `∂L/∂input`:
 /// forward `∂L/∂q = g·y_q + γ·ℓ_q`; inverse `∂L/∂y = (g − γ ℓ_x)/y_x`, `∂L/∂q = −y_q·∂L/∂y − γ ℓ_q`.
-fn point_grads(p: &knots::Partials<f64>, inverse: bool, g: f64, gamma: f64) -> ([f64; 6], f64) {
+fn point_grads(p: &knots::Partials, inverse: bool, g: f64, gamma: f64) -> ([f64; 6], f64) {
     let (a, sign) = if inverse { ((g - gamma * p.l_x) / p.y_x, -1.0) } else { (g, 1.0) };
     let weight = if inverse { -a } else { g };
     let q = |y_q: f64, l_q: f64| weight * y_q + sign * gamma * l_q;
@@ -187,7 +175,7 @@ impl<F: Float> CouplingTransform<F> for RationalQuadraticSpline {
         let TransformArgs { direction, input, h, record } = args;
         let (n, nt) = input.dim();
         let per = self.per();
-        let mut knots = Knots::new(self.shape());
+        let mut knots = Knots::new(*self);
         let mut raw_k = vec![0.0; per];
         let mut output = Array2::zeros((n, nt));
         let mut log_det = Array1::zeros(n);
@@ -233,7 +221,7 @@ impl<F: Float> CouplingTransform<F> for RationalQuadraticSpline {
         let x_side = if inverse { record.output } else { record.input };
         let mut grad_in = Array2::zeros((n, nt));
         let mut grad_h = Array2::zeros((n, per * nt));
-        let mut knots = Knots::new(self.shape());
+        let mut knots = Knots::new(*self);
         let (mut scratch, mut raw_k, mut grad_k) = (vec![0.0; self.bins], vec![0.0; per], vec![0.0; per]);
         for r in 0..n {
             let (g, raw, x, input) =

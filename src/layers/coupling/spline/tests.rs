@@ -28,7 +28,7 @@ fn bent(k: usize, rng: &mut StdRng) -> Array2<f64> {
 fn knots_map_to_knots_and_the_bounds_stay_put() {
     let s = RationalQuadraticSpline::new(5, 2.0).unwrap();
     let h = bent(5, &mut StdRng::seed_from_u64(1));
-    let mut knots = Knots::<f64>::new(s.shape());
+    let mut knots = Knots::new(s);
     knots.fill(h.as_slice().unwrap());
     assert_eq!((knots.xs[0], knots.xs[5], knots.ys[0], knots.ys[5]), (-2.0, 2.0, -2.0, 2.0));
     for i in 0..=5 {
