@@ -137,7 +137,7 @@ impl Knots {
     pub(super) fn locate(&self, x: f64) -> Bin {
         let index = self.index(&self.xs, x);
         let (x0, w) = (self.xs[index], self.xs[index + 1] - self.xs[index]);
-        let xi = ((x - x0) / w).max(0.0).min(1.0);
+        let xi = ((x - x0) / w).clamp(0.0, 1.0);
         self.bin_at(index, xi)
     }
 
@@ -165,7 +165,7 @@ impl Knots {
         let b = b0.h * d0 - dy * t;
         let c = -s * dy;
         let disc = (b * b - 4.0 * a * c).max(0.0);
-        let xi = ((c + c) / (-b - disc.sqrt())).max(0.0).min(1.0);
+        let xi = ((c + c) / (-b - disc.sqrt())).clamp(0.0, 1.0);
         let bin = Bin { xi, ..b0 };
         (bin, b0.x0 + xi * b0.w)
     }
