@@ -9,7 +9,8 @@ pub use config::MlpConfig;
 
 use crate::core::validate;
 use crate::core::{Error, Float, GradientsMut, Param, ParamMut, Result, Tape};
-use crate::kernels::gemm;
+use crate::nn::dense::DenseStack;
+pub use crate::nn::dense::MlpTape;
 use crate::nn::{Activation, Conditioner};
 use ndarray::{Array1, Array2, ArrayView2};
 
@@ -59,52 +60,13 @@ pub struct Mlp<F: Float> {
     activation: Activation,
 }
 
-/// What a recorded [`Mlp`] pass keeps for its backward: the hidden activations `a_l = act(z_l)`
-/// of the `L − 1` hidden layers, in order (each `(n, width_l)`), and, only when the activation's
-/// derivative cannot be read from its output (a `LeakyRelu` with a negative slope), the
-/// pre-activations `z_l` too.
-///
-/// ```
-/// use bijectors::nn::{Activation, Conditioner, Mlp, MlpTape};
-/// use ndarray::array;
-///
-/// let net = Mlp::from_layers(
-///     vec![array![[2.0]], array![[-1.0]], array![[3.0]]],
-///     vec![array![0.1], array![0.0], array![0.0]],
-///     Activation::Tanh,
-/// )
-/// .unwrap();
-/// let (_, tape) = net.forward(array![[0.3_f64]].view(), true).unwrap();
-/// let tape = tape.get::<MlpTape<f64>>("Mlp").unwrap();
-/// assert_eq!(tape.post_activations().len(), 2);
-/// assert!((tape.post_activations()[0][[0, 0]] - 0.7_f64.tanh()).abs() < 1e-15);
-/// assert!(tape.pre_activations().is_empty()); // tanh' = 1 − a² is read from a
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct MlpTape<F> {
-    post: Vec<Array2<F>>,
-    pre: Vec<Array2<F>>,
-}
-
-impl<F> MlpTape<F> {
-    /// The hidden activations `a_1, …, a_{L−1}`.
-    pub fn post_activations(&self) -> &[Array2<F>] {
-        &self.post
-    }
-
-    /// The hidden pre-activations `z_1, …, z_{L−1}` (empty unless the activation needs them).
-    pub fn pre_activations(&self) -> &[Array2<F>] {
-        &self.pre
-    }
-}
-
 /// Name of the weight of layer `l` (0-based).
-fn weight_name(l: usize) -> String {
+pub(crate) fn weight_name(l: usize) -> String {
     format!("w{l}")
 }
 
 /// Name of the bias of layer `l` (0-based).
-fn bias_name(l: usize) -> String {
+pub(crate) fn bias_name(l: usize) -> String {
     format!("b{l}")
 }
 
@@ -179,35 +141,10 @@ impl<F: Float> Mlp<F> {
         w
     }
 
-    /// The forward pass. When recording, keeps each hidden activation `a_l = act(z_l)` (moved
-    /// into the tape once the next layer has read it: no copy) and, only for an activation whose
-    /// derivative cannot be read from `a_l` (a negative leaky slope), each pre-activation `z_l`.
-    fn run(&self, x: ArrayView2<F>, record: bool) -> (Array2<F>, Option<MlpTape<F>>) {
-        let keep_pre = record && self.activation.needs_pre_activation();
-        let last = self.weights.len() - 1;
-        let mut post = Vec::with_capacity(if record { last } else { 0 });
-        let mut pre = Vec::with_capacity(if keep_pre { last } else { 0 });
-        let mut h = dense(x, &self.weights[0], &self.biases[0]);
-        for l in 1..=last {
-            if keep_pre {
-                pre.push(h.clone());
-            }
-            self.activation.apply_inplace(&mut h);
-            let next = dense(h.view(), &self.weights[l], &self.biases[l]);
-            let a = std::mem::replace(&mut h, next);
-            if record {
-                post.push(a);
-            }
-        }
-        (h, record.then_some(MlpTape { post, pre }))
+    /// The borrowed layers, for the shared dense forward and backward.
+    pub(super) fn stack(&self) -> DenseStack<'_, F> {
+        DenseStack { weights: &self.weights, biases: &self.biases, activation: self.activation }
     }
-}
-
-/// `x·W + b` for a batch: the bias is broadcast into the output, then one GEMM accumulates.
-fn dense<F: Float>(x: ArrayView2<F>, w: &Array2<F>, b: &Array1<F>) -> Array2<F> {
-    let mut out = Array2::from_shape_fn((x.nrows(), w.ncols()), |(_, j)| b[j]);
-    gemm(F::one(), &x, &w.view(), F::one(), &mut out.view_mut());
-    out
 }
 
 impl<F: Float> Conditioner<F> for Mlp<F> {
@@ -225,7 +162,7 @@ impl<F: Float> Conditioner<F> for Mlp<F> {
         if x.ncols() != self.input_dim() {
             return Err(Error::WidthMismatch { expected: self.input_dim(), got: x.ncols() });
         }
-        let (out, tape) = self.run(x, record);
+        let (out, tape) = self.stack().run(x, record);
         Ok((out, tape.map_or_else(Tape::none, Tape::new)))
     }
 

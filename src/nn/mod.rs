@@ -19,10 +19,13 @@
 
 pub(crate) mod activation;
 mod conditioner;
+mod dense;
+mod made;
 mod mlp;
 #[cfg(test)]
 pub(crate) mod test_grad;
 
 pub use activation::Activation;
 pub use conditioner::Conditioner;
+pub use made::{Made, MadeConfig, MadeDegrees, MadeTape, Order};
 pub use mlp::{Mlp, MlpConfig, MlpTape};

@@ -110,6 +110,11 @@ impl<F: Float> CouplingTransform<F> for BoundedAffine {
         2
     }
 
+    /// `[r | t]`: column `k` and `n + k` belong to coordinate `k`.
+    fn param_coordinate(&self, column: usize, n: usize) -> usize {
+        column % n
+    }
+
     fn apply(&self, args: TransformArgs<'_, F>) -> Result<TransformPass<F>> {
         let TransformArgs { direction, input, mut h, record } = args;
         let inverse = direction == Direction::Inverse;

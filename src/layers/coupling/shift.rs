@@ -34,6 +34,10 @@ impl<F: Float> CouplingTransform<F> for Shift {
         1
     }
 
+    fn param_coordinate(&self, column: usize, _n: usize) -> usize {
+        column
+    }
+
     fn apply(&self, args: TransformArgs<'_, F>) -> Result<TransformPass<F>> {
         let TransformArgs { direction, input, h: mut t, .. } = args;
         let z = Zip::from(&mut t).and(&input);

@@ -130,11 +130,18 @@ pub(crate) fn check_tape_shape(layer: &'static str, got: (usize, usize), want: (
 /// use bijectors::{BoundedAffine, CouplingTransform, Shift};
 /// assert_eq!(CouplingTransform::<f64>::params_per_dim(&Shift), 1);
 /// assert_eq!(CouplingTransform::<f64>::params_per_dim(&BoundedAffine::default()), 2);
+/// // the layout of h: BoundedAffine reads [r | t], so column 3 of 2 coordinates is t_1
+/// assert_eq!(CouplingTransform::<f64>::param_coordinate(&BoundedAffine::default(), 3, 2), 1);
 /// ```
 pub trait CouplingTransform<F: Float>: Any + Send + Sync {
     /// How many conditioner outputs each transformed coordinate reads (shift 1, affine 2, a
     /// `K`-bin rational-quadratic spline `3K − 1`).
     fn params_per_dim(&self) -> usize;
+
+    /// Which of the `n` transformed coordinates the conditioner output column `column`
+    /// (`< params_per_dim()·n`) parameterises: the layout of `h`, which an autoregressive
+    /// conditioner ([`Made`](crate::nn::Made)) needs to mask each column by its coordinate.
+    fn param_coordinate(&self, column: usize, n: usize) -> usize;
 
     /// `(y_T, log_det, tape)` of the map in `args.direction` (see [`TransformArgs`]).
     fn apply(&self, args: TransformArgs<'_, F>) -> Result<TransformPass<F>>;

@@ -10,7 +10,7 @@ use super::{bias_name, weight_name, MlpTape};
 use crate::core::{Error, Float, GradientsMut, Result};
 use crate::kernels::{add_column_sums, gemm};
 use crate::nn::{Conditioner, Mlp};
-use ndarray::{Array2, ArrayView2, CowArray, Ix1, Ix2};
+use ndarray::{Array2, ArrayView2};
 
 impl<F: Float> Mlp<F> {
     /// Checks the arguments of a backward pass against the network and the tape layout of
@@ -33,13 +33,7 @@ impl<F: Float> Mlp<F> {
                 self.output_dim()
             )));
         }
-        let hidden = self.weights.len() - 1;
-        let pre_len = if self.activation.needs_pre_activation() { hidden } else { 0 };
-        let fits = |arrays: &[Array2<F>], len: usize| {
-            arrays.len() == len
-                && arrays.iter().enumerate().all(|(l, a)| a.dim() == (n, self.weights[l].ncols()))
-        };
-        if !fits(&tape.post, hidden) || !fits(&tape.pre, pre_len) {
+        if !self.stack().tape_fits(n, tape) {
             return Err(Error::WrongTape {
                 layer: self.name(),
                 reason: "the tape is not from this network's recorded pass on this batch".into(),
@@ -61,38 +55,11 @@ impl<F: Float> Mlp<F> {
         mut grads: GradientsMut<'_, F>,
     ) -> Result<Array2<F>> {
         self.check_backward(&x, tape, &grad_out, &mut grads)?;
-        let n = x.nrows();
-        let from_input = self.activation.needs_pre_activation();
-        let mut delta: CowArray<F, Ix2> = grad_out.into();
-        for l in (0..self.weights.len()).rev() {
-            let w = &self.weights[l];
-            let input = if l == 0 { x } else { tape.post[l - 1].view() };
-            {
-                let gw = grads.get_shaped(&weight_name(l), w.shape())?;
-                let mut gw = gw.view_mut().into_dimensionality::<Ix2>().map_err(shape_error)?;
-                gemm(F::one(), &input.t(), &delta.view(), F::one(), &mut gw);
-            }
-            {
-                let gb = grads.get_shaped(&bias_name(l), &[w.ncols()])?;
-                let mut gb = gb.view_mut().into_dimensionality::<Ix1>().map_err(shape_error)?;
-                add_column_sums(&mut gb, &delta.view());
-            }
-            let mut prev = Array2::zeros((n, w.nrows()));
-            gemm(F::one(), &delta.view(), &w.t(), F::zero(), &mut prev.view_mut());
-            if l > 0 {
-                if from_input {
-                    self.activation.mul_derivative_from_input(&mut prev, &tape.pre[l - 1]);
-                } else {
-                    self.activation.mul_derivative_from_output(&mut prev, &tape.post[l - 1]);
-                }
-            }
-            delta = prev.into();
-        }
-        Ok(delta.into_owned())
+        self.stack().backward(x, tape, grad_out, |l, input, delta| {
+            let shape = self.weights[l].dim();
+            gemm(F::one(), &input.t(), &delta, F::one(), &mut grads.matrix(&weight_name(l), shape)?);
+            add_column_sums(&mut grads.vector(&bias_name(l), shape.1)?, &delta);
+            Ok(())
+        })
     }
-}
-
-/// A gradient buffer whose shape was validated but whose dimensionality conversion failed.
-fn shape_error(e: ndarray::ShapeError) -> Error {
-    Error::InvalidParameter(format!("Mlp backward: gradient buffer: {e}"))
 }

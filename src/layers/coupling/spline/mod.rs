@@ -171,6 +171,11 @@ impl<F: Float> CouplingTransform<F> for RationalQuadraticSpline {
         self.per()
     }
 
+    /// `3K − 1` contiguous columns per coordinate.
+    fn param_coordinate(&self, column: usize, _n: usize) -> usize {
+        column / self.per()
+    }
+
     fn apply(&self, args: TransformArgs<'_, F>) -> Result<TransformPass<F>> {
         let TransformArgs { direction, input, h, record } = args;
         let (n, nt) = input.dim();
