@@ -124,12 +124,13 @@ pub use crate::core::{
     ParamMut, Pass, PassArgs, PassRecord, Recorded, Result, Tape,
 };
 pub use flow::{presets, BaseDistribution, Flow, Normal, StandardNormal};
+pub use layers::autoregressive::MaskedAutoregressiveTape;
 pub use layers::{
     ActNorm, AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Coupling, CouplingTransform,
-    Exp, Invert, Invertible1x1Conv, Logit, Mask, Permutation, RationalQuadraticSpline, ScaleBound, Shift,
-    Sigmoid, Softplus, SplineCoupling, Tanh,
+    Exp, InverseAutoregressive, Invert, Invertible1x1Conv, Logit, Mask, MaskedAutoregressive, Permutation,
+    RationalQuadraticSpline, ScaleBound, Shift, Sigmoid, Softplus, SplineCoupling, Tanh,
 };
-pub use nn::{Activation, Conditioner, Mlp, MlpConfig};
+pub use nn::{Activation, Conditioner, Made, MadeConfig, Mlp, MlpConfig, Order};
 
 /// The README's Rust examples, compiled and run as doc tests so that they stay true.
 #[cfg(doctest)]

@@ -59,6 +59,7 @@
 //! [safetensors](https://huggingface.co/docs/safetensors), which Python reads with
 //! `safetensors.numpy.load_file` (and PyTorch, JAX, Candle with their loaders).
 
+mod autoregressive;
 mod coupling;
 mod flow;
 mod layers;

@@ -11,8 +11,9 @@
 use super::{custom, custom_ser, message_of};
 use crate::core::{Bijector, Error, Float, Result};
 use crate::layers::{
-    ActNorm, AdditiveCoupling, Affine, AffineCoupling, Chain, Exp, Invert, Invertible1x1Conv, Logit,
-    Permutation, Sigmoid, Softplus, SplineCoupling, Tanh,
+    ActNorm, AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Exp, Invert, Invertible1x1Conv,
+    Logit, MaskedAutoregressive, Permutation, RationalQuadraticSpline, Shift, Sigmoid, Softplus,
+    SplineCoupling, Tanh,
 };
 use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeStruct;
@@ -62,7 +63,7 @@ impl<F: Float> Registry<F> {
     /// The built-in layers (and their inverses).
     fn with_builtins() -> Self {
         let mut r = Self { by_type: HashMap::new(), by_kind: HashMap::new() };
-        let builtins: [fn(&mut Self) -> Result<()>; 14] = [
+        let builtins: [fn(&mut Self) -> Result<()>; 17] = [
             |r| r.add_with_inverse::<Affine<F>>("Affine"),
             |r| r.add_with_inverse::<ActNorm<F>>("ActNorm"),
             |r| r.add_with_inverse::<Permutation>("Permutation"),
@@ -76,6 +77,13 @@ impl<F: Float> Registry<F> {
             |r| r.add_with_inverse::<AffineCoupling<F>>("AffineCoupling"),
             |r| r.add_with_inverse::<AdditiveCoupling<F>>("AdditiveCoupling"),
             |r| r.add_with_inverse::<SplineCoupling<F>>("SplineCoupling"),
+            |r| r.add_with_inverse::<MaskedAutoregressive<F, BoundedAffine>>("MaskedAffineAutoregressive"),
+            |r| r.add_with_inverse::<MaskedAutoregressive<F, Shift>>("MaskedAdditiveAutoregressive"),
+            |r| {
+                r.add_with_inverse::<MaskedAutoregressive<F, RationalQuadraticSpline>>(
+                    "MaskedSplineAutoregressive",
+                )
+            },
             // The inverse of any saved box: `Invert<F, Box<dyn Bijector<F>>>`.
             |r| r.add::<Invert<F, Box<dyn Bijector<F>>>>("Invert"),
         ];

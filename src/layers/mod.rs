@@ -7,6 +7,7 @@
 //! | [`Invertible1x1Conv`] | `W·x` at every pixel | `H·W·log\|det W\|` |
 //! | [`Chain`] | `f_k ∘ … ∘ f_1` | sum of the parts |
 //! | [`Coupling`] | `y_P = x_P`, `y_T = τ(x_T; net([x_P, c]))` | `Σ log|τ'|` |
+//! | [`MaskedAutoregressive`] | `y_d = τ(x_d; made([y, c])_d)` | `Σ log|τ'|` |
 //! | [`Invert`] | `f⁻¹` | `log|det ∂f⁻¹/∂y|` |
 //! | [`Exp`], [`Sigmoid`], [`Softplus`], [`Tanh`], [`Logit`] | a scalar map on every entry | `Σ ln|f'(x)|` ([`elementwise`]) |
 //! | [`Permutation`] | `x[:, π]` | `0` |
@@ -14,6 +15,7 @@
 pub mod actnorm;
 mod actnorm_init;
 pub mod affine;
+pub mod autoregressive;
 pub mod chain;
 pub mod conv1x1;
 pub mod coupling;
@@ -25,6 +27,7 @@ pub mod permutation;
 
 pub use actnorm::ActNorm;
 pub use affine::Affine;
+pub use autoregressive::{InverseAutoregressive, MaskedAutoregressive};
 pub use chain::Chain;
 pub use conv1x1::Invertible1x1Conv;
 pub use coupling::{

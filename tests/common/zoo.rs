@@ -7,9 +7,9 @@
 use super::cond::CondScale;
 use bijectors::testing::{Domain, Spec};
 use bijectors::{
-    chain, ActNorm, Activation, AdditiveCoupling, Affine, AffineCoupling, Bijector, Chain, Coupling, Exp,
-    Float, ImageShape, Invert, Invertible1x1Conv, Logit, Mask, Permutation, RationalQuadraticSpline, Result,
-    ScaleBound, Sigmoid, Softplus, SplineCoupling, Tanh,
+    chain, ActNorm, Activation, AdditiveCoupling, Affine, AffineCoupling, Bijector, BoundedAffine, Chain,
+    Coupling, Exp, Float, ImageShape, Invert, Invertible1x1Conv, Logit, Mask, MaskedAutoregressive, Order,
+    Permutation, RationalQuadraticSpline, Result, ScaleBound, Sigmoid, Softplus, SplineCoupling, Tanh,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -131,6 +131,17 @@ pub fn zoo() -> Vec<Case> {
             SplineCoupling::<F>::with_mlp(Mask::alternating(3, 0)?, &[6], Activation::Tanh, rng)?,
             Permutation::random(3, rng)?,
             SplineCoupling::<F>::with_mlp(Mask::alternating(3, 1)?, &[6], Activation::Softplus, rng)?,
+        ]?, Real, 3, None, true, 1.0 / 3.0),
+        case!("maf_affine", |rng| MaskedAutoregressive::<F, _>::with_made_layers(BoundedAffine::new(ScaleBound::Tanh)?, 3, 0, &[8, 8], Order::Random, Activation::Tanh, rng)?, Real, 3, None, true),
+        case!("maf_affine_context_soft_clamp", |rng| MaskedAutoregressive::<F, _>::with_made_layers(BoundedAffine::new(ScaleBound::SoftClamp(2.0))?, 4, 2, &[9], Order::Reversed, Activation::Softplus, rng)?, Real, 4, Some(2), true),
+        case!("maf_affine_1d_context", |rng| MaskedAutoregressive::<F, _>::with_made_layers(BoundedAffine::default(), 1, 2, &[4], Order::Natural, Activation::Tanh, rng)?, Real, 1, Some(2), true),
+        case!("iaf_affine_context", |rng| Invert::new(MaskedAutoregressive::<F, _>::with_made_layers(BoundedAffine::default(), 3, 1, &[8], Order::Random, Activation::Elu, rng)?), Real, 3, Some(1), true),
+        case!("maf_spline", |rng| MaskedAutoregressive::<F, _>::with_made_layers(RationalQuadraticSpline::new(4, 2.0)?, 3, 0, &[8], Order::Random, Activation::Tanh, rng)?, Real, 3, None, true, 1.0 / 3.0),
+        case!("iaf_spline_context", |rng| Invert::new(MaskedAutoregressive::<F, _>::with_made_layers(RationalQuadraticSpline::new(3, 2.5)?, 2, 1, &[6, 6], Order::Natural, Activation::Softplus, rng)?), Real, 2, Some(1), true, 1.0 / 3.0),
+        case!("maf_chain", |rng| chain![
+            MaskedAutoregressive::<F, _>::with_made_layers(BoundedAffine::default(), 3, 0, &[8], Order::Natural, Activation::Tanh, rng)?,
+            Permutation::reverse(3)?,
+            Invert::new(MaskedAutoregressive::<F, _>::with_made_layers(RationalQuadraticSpline::new(2, 2.0)?, 3, 0, &[6], Order::Random, Activation::Tanh, rng)?),
         ]?, Real, 3, None, true, 1.0 / 3.0),
         case!("exp", |rng| Exp, Real, 3, None, true),
         case!("log", |rng| Invert::new(Exp), Positive, 3, None, true),

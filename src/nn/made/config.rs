@@ -100,6 +100,7 @@ impl MadeConfig {
         let order = self.order.resolve(self.dim, rng)?;
         let degrees = MadeDegrees::sequential(order, self.context, &self.hidden, self.outputs.clone())?;
         let widths = degrees.widths();
+        let masks = degrees.masks::<F>();
         let n_layers = widths.len() - 1;
         let mut weights = Vec::with_capacity(n_layers);
         let mut biases = Vec::with_capacity(n_layers);
@@ -112,7 +113,7 @@ impl MadeConfig {
             }
             let bound = 1.0 / (fan_in as f64).sqrt();
             let mut draw = || F::of(rng.random_range(-bound..bound));
-            weights.push(Array2::from_shape_simple_fn((fan_in, fan_out), &mut draw));
+            weights.push(Array2::from_shape_simple_fn((fan_in, fan_out), &mut draw) * &masks[l]);
             biases.push(Array1::from_shape_simple_fn(fan_out, &mut draw));
         }
         Made::from_parts(weights, biases, degrees, self.activation)

@@ -33,7 +33,8 @@ use ndarray::{Array1, Array2, ArrayView2, Zip};
 /// the [module docs](self)).
 ///
 /// Parameters, as for an [`Mlp`]: `"w0"`, `"b0"`, `"w1"`, `"b1"`, …, weights `(in, out)`; the
-/// masked entries of the weights are zero.
+/// map uses `W ⊙ M`, so the masked entries of a weight have no effect and a zero gradient (a
+/// fresh network has them at zero).
 ///
 /// ```
 /// use bijectors::nn::{Conditioner, MadeConfig, Order};
@@ -85,10 +86,10 @@ impl<F> MadeTape<F> {
 
 impl<F: Float> Made<F> {
     /// A network with the given layers (as for [`Mlp::from_layers`]) and connectivity. The layer
-    /// widths must be [`degrees.widths()`](MadeDegrees::widths); the entries the masks cut are
-    /// set to zero.
+    /// widths must be [`degrees.widths()`](MadeDegrees::widths). The weight entries the masks cut
+    /// are kept as given (so a saved network reloads to the same bits) and have no effect.
     pub fn from_parts(
-        mut weights: Vec<Array2<F>>,
+        weights: Vec<Array2<F>>,
         biases: Vec<Array1<F>>,
         degrees: MadeDegrees,
         activation: Activation,
@@ -102,7 +103,7 @@ impl<F: Float> Made<F> {
                 weights.len()
             )));
         }
-        for (l, (w, m)) in weights.iter_mut().zip(&masks).enumerate() {
+        for (l, (w, m)) in weights.iter().zip(&masks).enumerate() {
             if w.dim() != m.dim() {
                 return Err(Error::InvalidParameter(format!(
                     "MADE weight {l} has shape {:?}, the widths {want:?} need {:?}",
@@ -110,7 +111,6 @@ impl<F: Float> Made<F> {
                     m.dim()
                 )));
             }
-            *w *= m;
         }
         let net = Mlp::from_layers(weights, biases, activation)?;
         Ok(Self { net, masks, degrees })
@@ -131,7 +131,7 @@ impl<F: Float> Made<F> {
         self.degrees.context_dim()
     }
 
-    /// The weight matrices (masked entries zero), each `(in, out)`.
+    /// The weight matrices, each `(in, out)` (the map uses them times [`masks`](Self::masks)).
     pub fn weights(&self) -> &[Array2<F>] {
         self.net.weights()
     }

@@ -112,6 +112,15 @@ fn masked_entries_have_no_effect() {
     let mut grads = Gradients::for_params(&made.params());
     made.backward(x.view(), &tape, Array2::ones((4, 3)).view(), grads.scope()).unwrap();
     assert_eq!(made.masked_weights()[0], &made.weights()[0] * &masks[0]);
+    for (l, m) in masks.iter().enumerate() {
+        let g = grads.get(&format!("w{l}")).unwrap();
+        assert!(g.iter().zip(m.iter()).all(|(&g, &m)| m == 1.0 || g == 0.0), "masked gradient of w{l}");
+    }
+    let fresh = MadeConfig::new(3, vec![6], vec![0, 1, 2])
+        .zero_last_layer(false)
+        .build::<f64, _>(&mut StdRng::seed_from_u64(0))
+        .unwrap();
+    assert_eq!(fresh.weights()[0], fresh.masked_weights()[0]); // a fresh network has its cut entries at zero
 }
 
 #[test]
@@ -122,8 +131,11 @@ fn construction_refuses_bad_shapes() {
     };
     let (w, b) = good();
     let made = Made::from_parts(w, b, deg.clone(), Activation::Relu).unwrap();
-    // the cut entries were zeroed: x_1 (degree 2) reaches no hidden unit (degrees 1, 1, 1)
-    assert!(made.weights()[0].row(1).iter().all(|&v| v == 0.0));
+    // the cut entries are kept but ignored: x_1 (degree 2) reaches no hidden unit (degrees 1, 1, 1)
+    assert!(made.weights()[0].row(1).iter().all(|&v| v == 1.0));
+    assert!(made.masked_weights()[0].row(1).iter().all(|&v| v == 0.0));
+    let out = |x1: f64| made.forward(ndarray::array![[0.5, x1]].view(), false).unwrap().0;
+    assert_eq!(out(-3.0), out(4.0));
     let (mut w, b) = good();
     w.pop();
     assert!(Made::from_parts(w, b, deg.clone(), Activation::Relu).is_err());
