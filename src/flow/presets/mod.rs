@@ -1,4 +1,5 @@
-//! Ready-made RealNVP stacks, including exact reproductions of the reference flows of the
+//! Ready-made flows: the common tabular architectures ([`StackConfig`]: NSF coupling, MAF, spline
+//! MAF, IAF) and RealNVP stacks, including exact reproductions of the reference flows of the
 //! PyTorch mirror (`moons` and `tabular64` of the benchmark workloads).
 //!
 //! A RealNVP stack applies affine couplings `c_1, …, c_K` (in the forward, sampling, direction) with
@@ -9,6 +10,9 @@ use crate::core::{Error, Float, Result};
 use crate::layers::{AffineCoupling, Chain, Mask, Permutation};
 use crate::nn::{Activation, MlpConfig};
 use rand::Rng;
+
+mod stacks;
+pub use stacks::StackConfig;
 
 /// The fixed permutation of the `tabular64` workload: `numpy.random.default_rng(0).permutation(64)`.
 pub const PERM64: [usize; 64] = [
