@@ -9,7 +9,10 @@
 mod common;
 
 use bijectors::testing::randomize_params;
-use bijectors::{chain, Activation, Affine, Bijector, Direction, Invert, Mask, SplineCoupling};
+use bijectors::{
+    chain, Activation, Affine, Bijector, BoundedAffine, Direction, Invert, Mask, MaskedAutoregressive, Order,
+    RationalQuadraticSpline, SplineCoupling,
+};
 use common::cond::CondScale;
 use ndarray::{array, Array1, Array2, ArrayView2};
 use rand::rngs::StdRng;
@@ -80,6 +83,72 @@ fn two_dimensional_spline_flow_integrates_to_one() {
     assert!((m - 1.0).abs() < 1e-4, "mass = {m}");
     let wrong = mass(&chain, &g, cell, None, -1.0);
     assert!((wrong - 1.0).abs() > 1e-2, "wrong-sign mass = {wrong}");
+}
+
+/// The spread of the log-det over a grid: how much the map bends there.
+fn log_det_spread(b: &dyn Bijector<f64>, g: &Array2<f64>, ctx: Option<ArrayView2<f64>>) -> f64 {
+    let ld = b.log_det_in(Direction::Inverse, g.view(), ctx).unwrap();
+    ld.fold(f64::NEG_INFINITY, |a, &b| a.max(b)) - ld.fold(f64::INFINITY, |a, &b| a.min(b))
+}
+
+/// A 1-D spline flow: two one-coordinate spline autoregressive layers (a MADE over one
+/// coordinate without context outputs constants, so each is a spline with free knots; one
+/// inverted), 8 and 5 bins on [−3, 3] and [−2, 2], every raw parameter moved by σ = 1 (the
+/// log-det varies by e^8.7 over the grid). The midpoint rule on 10⁶ cells of [−12, 12] gives 1
+/// within 1e-6 (measured 2.3e-8 off; 7.5e-7 at 2·10⁵ cells: the quadrature converges as h²).
+#[test]
+fn one_dimensional_spline_flow_integrates_to_one() {
+    let mut rng = StdRng::seed_from_u64(31);
+    let layer = |bins, bound, rng: &mut StdRng| {
+        let spline = RationalQuadraticSpline::new(bins, bound).unwrap();
+        MaskedAutoregressive::<f64, _>::with_made_layers(spline, 1, 0, &[4], Order::Natural, Activation::Tanh, rng)
+            .unwrap()
+    };
+    let mut chain = chain![layer(8, 3.0, &mut rng), Invert::new(layer(5, 2.0, &mut rng))].unwrap();
+    randomize_params(&mut chain, &mut StdRng::seed_from_u64(32), 1.0);
+    let (lo, hi, n) = (-12.0, 12.0, 1_000_000);
+    let h = (hi - lo) / n as f64;
+    let g = Array2::from_shape_fn((n, 1), |(i, _)| lo + (i as f64 + 0.5) * h);
+    let spread = log_det_spread(&chain, &g, None);
+    assert!(spread > 2.0, "the splines barely bend: log-det spread {spread}");
+    let m = mass(&chain, &g, h, None, 1.0);
+    assert!((m - 1.0).abs() < 1e-6, "mass = {m}");
+    let wrong = mass(&chain, &g, h, None, -1.0);
+    assert!((wrong - 1.0).abs() > 1e-2, "wrong-sign mass = {wrong}");
+}
+
+/// A conditional autoregressive flow (spline MAF, then an affine IAF, both reading one context
+/// column, σ = 0.15) integrates to 1 for every context: 800² midpoint cells of [−9, 9]², measured
+/// at most 2.7e-5 off, log-det spreads 3.1–4.8.
+#[test]
+fn conditional_autoregressive_flow_integrates_to_one_for_every_context() {
+    let mut rng = StdRng::seed_from_u64(41);
+    let spline = RationalQuadraticSpline::new(6, 3.0).unwrap();
+    let maf =
+        MaskedAutoregressive::<f64, _>::with_made_layers(spline, 2, 1, &[16], Order::Natural, Activation::Tanh, &mut rng)
+            .unwrap();
+    let iaf = MaskedAutoregressive::<f64, _>::with_made_layers(
+        BoundedAffine::default(),
+        2,
+        1,
+        &[16],
+        Order::Reversed,
+        Activation::Tanh,
+        &mut rng,
+    )
+    .unwrap();
+    let mut chain = chain![maf, Invert::new(iaf)].unwrap();
+    randomize_params(&mut chain, &mut StdRng::seed_from_u64(42), 0.15);
+    let (g, cell) = grid(-9.0, 9.0, 800);
+    for c in [-1.5, 0.0, 2.0] {
+        let ctx = Array2::from_elem((g.nrows(), 1), c);
+        let spread = log_det_spread(&chain, &g, Some(ctx.view()));
+        assert!(spread > 1.0, "context {c}: the flow barely bends: log-det spread {spread}");
+        let m = mass(&chain, &g, cell, Some(ctx.view()), 1.0);
+        assert!((m - 1.0).abs() < 1e-4, "context {c}: mass = {m}");
+        let wrong = mass(&chain, &g, cell, Some(ctx.view()), -1.0);
+        assert!((wrong - 1.0).abs() > 1e-2, "context {c}: wrong-sign mass = {wrong}");
+    }
 }
 
 #[test]
