@@ -35,6 +35,7 @@
 //! | [`AdditiveCoupling`] (NICE, [`Shift`]) | `y_P = x_P`, `y_T = x_T + t(x_P)` | `0` |
 //! | [`AffineCoupling`] (RealNVP, [`BoundedAffine`]) | `y_P = x_P`, `y_T = x_T·exp(s(x_P)) + t(x_P)` | `Σ s` |
 //! | [`SplineCoupling`] (NSF, [`RationalQuadraticSpline`]) | `y_T` a monotone rational-quadratic spline of `x_T` on `[−B, B]`, knots from `net(x_P)` | `Σ log τ′` |
+//! | [`MaskedAutoregressive`] (MAF, spline MAF; [`InverseAutoregressive`] = IAF) | `y_d = τ(x_d; h_d)`, `h = made([y, c])`, `h_d` reading only the coordinates before `d` | `Σ log τ′` |
 //! | [`Permutation`] | `y_j = x_{π(j)}` | `0` |
 //! | [`Invertible1x1Conv`] (Glow) | `W·x` at every pixel | `H·W·log|det W|` |
 //! | [`Exp`], [`Sigmoid`], [`Softplus`], [`Tanh`] | elementwise | `Σ log f′(x_i)` |
@@ -45,8 +46,12 @@
 //! Coupling layers split each row by a [`Mask`] (halves, alternating, checkerboard and
 //! channel-wise for images, or any user mask): the pass-through part (and the context of a
 //! conditional flow) conditions a network (a [`Conditioner`], e.g. an [`Mlp`]) whose outputs
-//! parameterise an elementwise [`CouplingTransform`] of the transformed part: a shift, or a shift
-//! and a bounded log-scale (see [`ScaleBound`]).
+//! parameterise an elementwise [`CouplingTransform`] of the transformed part: a shift, a shift
+//! and a bounded log-scale (see [`ScaleBound`]), or a rational-quadratic spline. Autoregressive
+//! layers apply the same transforms to every coordinate, parameterised by a [`Made`] (a masked
+//! network whose outputs for coordinate `d` see only the coordinates before `d` in its
+//! [`Order`]): the density direction is one network pass, the sampling direction `D`.
+//! [`presets::StackConfig`] builds the common stacks (NSF coupling, MAF, spline MAF, IAF).
 //!
 //! ## The architecture
 //!
@@ -54,7 +59,7 @@
 //! |---|---|
 //! | [`core`] | the [`Bijector`] trait: one pass for both [`Direction`]s with an optional context, one backward; typed [`Tape`]s, named [`Param`]s and [`Gradients`], [`Float`], [`Error`], validation |
 //! | [`layers`] | every built-in bijector, one concept a file; [`Chain`] and [`Invert`] |
-//! | [`nn`] | conditioners ([`Mlp`]) with their backward passes |
+//! | [`nn`] | conditioners ([`Mlp`], [`Made`]) with their backward passes |
 //! | [`flow`] | base distributions, [`Flow`] (log-density, sampling, gradients, conditional variants), [`presets`] |
 //! | [`train`] | optimizers and the training loops |
 //! | [`linalg`] | dense linear algebra (pure Rust, optionally LAPACK) |
