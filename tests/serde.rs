@@ -255,6 +255,36 @@ fn refusals_name_the_problem() {
     assert!(e.to_string().contains("reading binary"), "{e}");
 }
 
+/// A saved MADE is rebuilt through its constructors: a connectivity that breaks the
+/// autoregressive layer's layout, or is not a connectivity at all, is refused by name.
+#[test]
+fn a_saved_made_must_fit_its_transform() {
+    use bijectors::{BoundedAffine, MaskedAutoregressive, Order};
+    let maf = MaskedAutoregressive::<f64, _>::with_made_layers(
+        BoundedAffine::default(),
+        2,
+        1,
+        &[3],
+        Order::Natural,
+        bijectors::Activation::Tanh,
+        &mut StdRng::seed_from_u64(0),
+    )
+    .unwrap();
+    let json = io::to_json(&maf).unwrap();
+    let load =
+        |text: &str| io::from_json::<MaskedAutoregressive<f64, BoundedAffine>>(text).unwrap_err().to_string();
+    assert!(json.contains("\"outputs\":[0,1,0,1]"), "{json}");
+    // per-coordinate groups [r0 t0 r1 t1] are not BoundedAffine's [r | t] layout
+    let e = load(&json.replace("\"outputs\":[0,1,0,1]", "\"outputs\":[0,0,1,1]"));
+    assert!(e.contains("not laid out as transform BoundedAffine reads"), "{e}");
+    let e = load(&json.replace("\"outputs\":[0,1,0,1]", "\"outputs\":[0,1,0,2]"));
+    assert!(e.contains("coordinate 2, but there are 2 coordinates"), "{e}");
+    let e = load(&json.replace("\"order\":[0,1]", "\"order\":[1,1]"));
+    assert!(e.contains("Made"), "{e}");
+    let e = load(&json.replace("\"context_dim\":1", "\"context_dim\":2"));
+    assert!(e.contains("weight 0 has shape"), "{e}");
+}
+
 fn chain_of_affine() -> Chain<f64> {
     bijectors::chain![bijectors::Affine::<f64>::identity(2).unwrap()].unwrap()
 }
