@@ -223,28 +223,22 @@ impl<F: Float, T: CouplingTransform<F>> MaskedAutoregressive<F, T> {
         Ok(Pass { output: tp.output, log_det: tp.log_det, tape: self.tape(made_tape, tp.tape) })
     }
 
-    /// The sampling direction: `D` passes of `y ← τ(x; made([y, c]))` from `y = x`; after the
-    /// pass `k` the coordinates at positions `≤ k` are final, so after `D` all are, and the last
-    /// pass's network input equals `[y, c]` on every column an output reads.
+    /// The sampling direction: `D` passes of `y ← τ(x; made([y, c]))` from `y = x`; after pass
+    /// `k` the coordinates at positions `≤ k` are final, so after `D` all are. Only the last pass
+    /// records: its network input differs from `[y, c]` only in the last coordinate, which no
+    /// output reads (so the tape is the one of `[y, c]` wherever the backward looks).
     fn forward_pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
         let masked = self.made.masked_weights();
-        let d = self.made.dim();
         let mut y = args.input.to_owned();
-        for k in 0..d {
-            let last = k + 1 == d;
+        for _ in 1..self.made.dim() {
             let v = self.made_input(y.view(), args.context)?;
-            let (h, made_tape) = self.condition(&masked, &v.view(), args.record && last)?;
-            let tp = self.apply(Direction::Forward, args.input, h, args.record && last)?;
-            if last {
-                return Ok(Pass {
-                    output: tp.output,
-                    log_det: tp.log_det,
-                    tape: self.tape(made_tape, tp.tape),
-                });
-            }
-            y = tp.output;
+            let (h, _) = self.condition(&masked, &v.view(), false)?;
+            y = self.apply(Direction::Forward, args.input, h, false)?.output;
         }
-        unreachable!("a MADE has at least one coordinate")
+        let v = self.made_input(y.view(), args.context)?;
+        let (h, made_tape) = self.condition(&masked, &v.view(), args.record)?;
+        let tp = self.apply(Direction::Forward, args.input, h, args.record)?;
+        Ok(Pass { output: tp.output, log_det: tp.log_det, tape: self.tape(made_tape, tp.tape) })
     }
 
     fn tape(&self, made: Option<MadeTape<F>>, transform: Tape) -> Tape {
