@@ -33,7 +33,7 @@ use std::marker::PhantomData;
 ///     .order(Order::Reversed)
 ///     .zero_last_layer(false); // a fresh layer would be the identity
 /// let maf = MaskedAutoregressive::with_made(affine, &config, &mut rng)?;
-/// let x = array![[0.5, -1.0, 2.0], [0.0, 0.3, -0.7]];
+/// let x = array![[0.5_f64, -1.0, 2.0], [0.0, 0.3, -0.7]];
 /// let (y, ld) = maf.forward_and_log_det(x.view())?; // 3 network passes
 /// let (back, ild) = maf.inverse_and_log_det(y.view())?; // 1 network pass
 /// assert!((&back - &x).iter().all(|e| e.abs() < 1e-12));
