@@ -5,6 +5,7 @@ mod config;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use config::draw_layers;
 pub use config::MlpConfig;
 
 use crate::core::validate;

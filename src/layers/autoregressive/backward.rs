@@ -3,7 +3,7 @@
 
 use super::masked::{MaskedAutoregressive, MaskedAutoregressiveTape};
 use crate::core::validate;
-use crate::core::{Cotangents, Direction, Float, GradientsMut, InputGrads, PassRecord, Result};
+use crate::core::{Cotangents, Float, GradientsMut, InputGrads, PassRecord, Result};
 use crate::layers::coupling::{CouplingTransform, TransformGrads, TransformRecord};
 use crate::nn::Conditioner;
 use ndarray::{s, Array2};
@@ -31,12 +31,7 @@ impl<F: Float, T: CouplingTransform<F>> MaskedAutoregressive<F, T> {
         cot: &Cotangents<'_, F>,
         grads: GradientsMut<'_, F>,
     ) -> Result<InputGrads<F>> {
-        let trecord = TransformRecord {
-            direction: Direction::Inverse,
-            input: record.input,
-            output: record.output,
-            tape: &tape.transform,
-        };
+        let trecord = transform_record(record, tape);
         let tg = self.transform_backward(&trecord, cot)?;
         let v = self.made_input(record.input, record.context)?;
         let gv = self.made().backward_with(v.view(), &tape.made, tg.h.view(), grads)?;
@@ -56,12 +51,7 @@ impl<F: Float, T: CouplingTransform<F>> MaskedAutoregressive<F, T> {
         cot: &Cotangents<'_, F>,
         grads: GradientsMut<'_, F>,
     ) -> Result<InputGrads<F>> {
-        let trecord = TransformRecord {
-            direction: Direction::Forward,
-            input: record.input,
-            output: record.output,
-            tape: &tape.transform,
-        };
+        let trecord = transform_record(record, tape);
         let v = self.made_input(record.output, record.context)?;
         let d = self.made().dim();
         let masked = self.made().masked_weights();
@@ -81,5 +71,18 @@ impl<F: Float, T: CouplingTransform<F>> MaskedAutoregressive<F, T> {
     fn context_part(&self, gv: &Array2<F>) -> Option<Array2<F>> {
         let d = self.made().dim();
         (self.made().context_dim() > 0).then(|| gv.slice(s![.., d..]).to_owned())
+    }
+}
+
+/// What the transform's backward sees of the layer's pass: the same direction, input and output.
+fn transform_record<'a, 'r: 'a, F>(
+    record: &PassRecord<'r, F>,
+    tape: &'a MaskedAutoregressiveTape<F>,
+) -> TransformRecord<'a, F> {
+    TransformRecord {
+        direction: record.direction,
+        input: record.input,
+        output: record.output,
+        tape: &tape.transform,
     }
 }

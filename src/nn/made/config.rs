@@ -2,9 +2,9 @@
 
 use super::{Made, MadeDegrees, Order};
 use crate::core::{Error, Float, Result};
+use crate::nn::mlp::draw_layers;
 use crate::nn::Activation;
-use ndarray::{Array1, Array2};
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 /// How to build a randomly initialised [`Made`].
 ///
@@ -99,23 +99,9 @@ impl MadeConfig {
         }
         let order = self.order.resolve(self.dim, rng)?;
         let degrees = MadeDegrees::sequential(order, self.context, &self.hidden, self.outputs.clone())?;
-        let widths = degrees.widths();
-        let masks = degrees.masks::<F>();
-        let n_layers = widths.len() - 1;
-        let mut weights = Vec::with_capacity(n_layers);
-        let mut biases = Vec::with_capacity(n_layers);
-        for l in 0..n_layers {
-            let (fan_in, fan_out) = (widths[l], widths[l + 1]);
-            if l + 1 == n_layers && self.zero_last {
-                weights.push(Array2::zeros((fan_in, fan_out)));
-                biases.push(Array1::zeros(fan_out));
-                continue;
-            }
-            let bound = 1.0 / (fan_in as f64).sqrt();
-            let mut draw = || F::of(rng.random_range(-bound..bound));
-            weights.push(Array2::from_shape_simple_fn((fan_in, fan_out), &mut draw) * &masks[l]);
-            biases.push(Array1::from_shape_simple_fn(fan_out, &mut draw));
-        }
+        let (weights, biases) = draw_layers::<F, _>(&degrees.widths(), None, self.zero_last, rng);
+        // A fresh network holds zeros where its masks cut.
+        let weights = weights.into_iter().zip(degrees.masks::<F>()).map(|(w, m)| w * m).collect();
         Made::from_parts(weights, biases, degrees, self.activation)
     }
 }

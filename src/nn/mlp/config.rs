@@ -97,22 +97,35 @@ impl MlpConfig {
         if self.first_fan_in == Some(0) {
             return Err(Error::InvalidParameter("Mlp first-layer fan_in override is zero".into()));
         }
-        let n_layers = widths.len() - 1;
-        let mut weights = Vec::with_capacity(n_layers);
-        let mut biases = Vec::with_capacity(n_layers);
-        for l in 0..n_layers {
-            let (fan_in, fan_out) = (widths[l], widths[l + 1]);
-            if l + 1 == n_layers && self.zero_last {
-                weights.push(Array2::zeros((fan_in, fan_out)));
-                biases.push(Array1::zeros(fan_out));
-                continue;
-            }
-            let fan = if l == 0 { self.first_fan_in.unwrap_or(fan_in) } else { fan_in };
-            let bound = 1.0 / (fan as f64).sqrt();
-            let mut draw = || F::of(rng.random_range(-bound..bound));
-            weights.push(Array2::from_shape_simple_fn((fan_in, fan_out), &mut draw));
-            biases.push(Array1::from_shape_simple_fn(fan_out, &mut draw));
-        }
+        let (weights, biases) = draw_layers(&widths, self.first_fan_in, self.zero_last, rng);
         Mlp::from_layers(weights, biases, self.activation)
     }
+}
+
+/// Dense layers for `widths = [in, hidden…, out]` drawn as PyTorch's `nn.Linear` does,
+/// `U(±1/√fan_in)` per layer (weight row-major, then bias), with `first_fan_in` overriding the
+/// first layer's fan-in and, when `zero_last`, a zero last layer.
+pub(crate) fn draw_layers<F: Float, R: Rng + ?Sized>(
+    widths: &[usize],
+    first_fan_in: Option<usize>,
+    zero_last: bool,
+    rng: &mut R,
+) -> (Vec<Array2<F>>, Vec<Array1<F>>) {
+    let n_layers = widths.len() - 1;
+    let mut weights = Vec::with_capacity(n_layers);
+    let mut biases = Vec::with_capacity(n_layers);
+    for l in 0..n_layers {
+        let (fan_in, fan_out) = (widths[l], widths[l + 1]);
+        if l + 1 == n_layers && zero_last {
+            weights.push(Array2::zeros((fan_in, fan_out)));
+            biases.push(Array1::zeros(fan_out));
+            continue;
+        }
+        let fan = if l == 0 { first_fan_in.unwrap_or(fan_in) } else { fan_in };
+        let bound = 1.0 / (fan as f64).sqrt();
+        let mut draw = || F::of(rng.random_range(-bound..bound));
+        weights.push(Array2::from_shape_simple_fn((fan_in, fan_out), &mut draw));
+        biases.push(Array1::from_shape_simple_fn(fan_out, &mut draw));
+    }
+    (weights, biases)
 }
