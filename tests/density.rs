@@ -101,8 +101,16 @@ fn one_dimensional_spline_flow_integrates_to_one() {
     let mut rng = StdRng::seed_from_u64(31);
     let layer = |bins, bound, rng: &mut StdRng| {
         let spline = RationalQuadraticSpline::new(bins, bound).unwrap();
-        MaskedAutoregressive::<f64, _>::with_made_layers(spline, 1, 0, &[4], Order::Natural, Activation::Tanh, rng)
-            .unwrap()
+        MaskedAutoregressive::<f64, _>::with_made_layers(
+            spline,
+            1,
+            0,
+            &[4],
+            Order::Natural,
+            Activation::Tanh,
+            rng,
+        )
+        .unwrap()
     };
     let mut chain = chain![layer(8, 3.0, &mut rng), Invert::new(layer(5, 2.0, &mut rng))].unwrap();
     randomize_params(&mut chain, &mut StdRng::seed_from_u64(32), 1.0);
@@ -124,9 +132,16 @@ fn one_dimensional_spline_flow_integrates_to_one() {
 fn conditional_autoregressive_flow_integrates_to_one_for_every_context() {
     let mut rng = StdRng::seed_from_u64(41);
     let spline = RationalQuadraticSpline::new(6, 3.0).unwrap();
-    let maf =
-        MaskedAutoregressive::<f64, _>::with_made_layers(spline, 2, 1, &[16], Order::Natural, Activation::Tanh, &mut rng)
-            .unwrap();
+    let maf = MaskedAutoregressive::<f64, _>::with_made_layers(
+        spline,
+        2,
+        1,
+        &[16],
+        Order::Natural,
+        Activation::Tanh,
+        &mut rng,
+    )
+    .unwrap();
     let iaf = MaskedAutoregressive::<f64, _>::with_made_layers(
         BoundedAffine::default(),
         2,
