@@ -1,24 +1,54 @@
 #!/usr/bin/env bash
-# Side-by-side timings: this crate's criterion benches and the PyTorch / JAX references of
-# ../shared/bench, run one after another on the same machine, merged into one markdown table.
+# Side-by-side timings: this crate's criterion benches and the PyTorch / JAX / zuko references, run one
+# after another on the same machine, merged into one markdown table by ../shared/bench/summarize.py.
 #
 #   SHARED (default ../shared)          the shared folder with bench/ and data/
 #   REF    (default ${TMPDIR:-/tmp}/bijectors-ref)  reference environments (bash $SHARED/bench/setup_envs.sh)
-#   ONLY   (default: the workloads this crate implements) regex for the reference scripts' --only
-# Output: $REF/results/{bijectors_bench,torch_bench,jax_bench}.json and $REF/results/compare.md
+#   ONLY   (default: the workloads this crate implements) regex for torch_bench.py / jax_bench.py --only
+#   BENCH_FILTER (default: all)         criterion filter (regex on <case>/<op>/<shape>_T<threads>), e.g.
+#                                       BENCH_FILTER='nsf|maf' for the NSF / MAF presets only
+#   REFS   (default "torch jax zuko")   which references to run; each is skipped when its environment
+#                                       is missing ($REF/venv for torch, $REF/jaxvenv for jax, zuko
+#                                       importable in $REF/venv for zuko)
+#   ZUKO_ONLY (default .*)              regex for bench/zuko_bench.py --only ('impl/case/op')
+#   THREADS (default 1,2)               thread counts of the Python references
+#   MAX_WAIT (default 600)              seconds the Python references wait for a busy machine to go
+#                                       quiet before redoing a timing chunk (lower it on a shared box)
+# Output: $REF/results/{bijectors_bench,torch_bench,jax_bench,zuko_bench}.json and $REF/results/compare.md
+#
+#   BENCH_FILTER='nsf|maf' REFS=zuko bash bench/compare.sh    # the crate's NSF / MAF against zuko
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$HERE/../shared}
 REF=${REF:-${TMPDIR:-/tmp}/bijectors-ref}
 OUT=$REF/results
 ONLY=${ONLY:-'mirror/(moons|tabular64|inv1x1)/|jax.hand/'}
+BENCH_FILTER=${BENCH_FILTER:-}
+REFS=${REFS:-torch jax zuko}
+ZUKO_ONLY=${ZUKO_ONLY:-'.*'}
+THREADS=${THREADS:-1,2}
+MAX_WAIT=${MAX_WAIT:-600}
+wants() { case " $REFS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 mkdir -p "$OUT"
 cd "$HERE"
-cargo bench --bench flows -- --noplot
-python3 bench/criterion_records.py target/criterion > "$OUT/bijectors_bench.json"
-"$REF/venv/bin/python" "$SHARED/bench/torch_bench.py" --threads 1,2 --only "$ONLY" > "$OUT/torch_bench.json"
-if [ -x "$REF/jaxvenv/bin/python" ]; then
-  "$REF/jaxvenv/bin/python" "$SHARED/bench/jax_bench.py" --threads 1,2 --only "$ONLY" > "$OUT/jax_bench.json"
+if [ -n "$BENCH_FILTER" ]; then
+  cargo bench --bench flows -- "$BENCH_FILTER" --noplot
+else
+  cargo bench --bench flows -- --noplot
 fi
-python3 "$SHARED/bench/summarize.py" "$OUT"/bijectors_bench.json "$OUT"/torch_bench.json \
-  $( [ -f "$OUT/jax_bench.json" ] && echo "$OUT/jax_bench.json" ) | tee "$OUT/compare.md"
+python3 bench/criterion_records.py target/criterion > "$OUT/bijectors_bench.json"
+files=("$OUT/bijectors_bench.json")
+if wants torch && [ -x "$REF/venv/bin/python" ]; then
+  "$REF/venv/bin/python" "$SHARED/bench/torch_bench.py" --threads "$THREADS" --max-wait "$MAX_WAIT" --only "$ONLY" > "$OUT/torch_bench.json"
+  files+=("$OUT/torch_bench.json")
+fi
+if wants jax && [ -x "$REF/jaxvenv/bin/python" ]; then
+  "$REF/jaxvenv/bin/python" "$SHARED/bench/jax_bench.py" --threads "$THREADS" --max-wait "$MAX_WAIT" --only "$ONLY" > "$OUT/jax_bench.json"
+  files+=("$OUT/jax_bench.json")
+fi
+if wants zuko && [ -x "$REF/venv/bin/python" ] && "$REF/venv/bin/python" -c 'import zuko' 2>/dev/null; then
+  SHARED="$SHARED" "$REF/venv/bin/python" bench/zuko_bench.py --threads "$THREADS" --max-wait "$MAX_WAIT" --only "$ZUKO_ONLY" \
+    > "$OUT/zuko_bench.json"
+  files+=("$OUT/zuko_bench.json")
+fi
+python3 "$SHARED/bench/summarize.py" "${files[@]}" | tee "$OUT/compare.md"

@@ -27,7 +27,9 @@ fn perturb(b: &mut dyn Bijector<f32>, rng: &mut StdRng) {
     }
 }
 
-fn vector_flow(c: &mut Criterion, case: &str, chain: Chain<f32>, n: usize, d: usize) {
+/// `log_prob`, `sample` and `train_step` of `chain` on a batch of `n` standard-normal rows of width
+/// `d` (plus the bare `forward` / `inverse` passes when `directions`).
+fn vector_flow(c: &mut Criterion, case: &str, chain: Chain<f32>, n: usize, d: usize, directions: bool) {
     let mut rng = StdRng::seed_from_u64(0);
     let mut chain = chain;
     perturb(&mut chain, &mut rng);
@@ -40,12 +42,14 @@ fn vector_flow(c: &mut Criterion, case: &str, chain: Chain<f32>, n: usize, d: us
         let mut rng = StdRng::seed_from_u64(1);
         b.iter(|| flow.sample(n, &mut rng).unwrap())
     });
-    group.bench_function(id("forward", &shape), |b| {
-        b.iter(|| flow.bijector().forward_and_log_det(black_box(x.view())).unwrap())
-    });
-    group.bench_function(id("inverse", &shape), |b| {
-        b.iter(|| flow.bijector().inverse_and_log_det(black_box(x.view())).unwrap())
-    });
+    if directions {
+        group.bench_function(id("forward", &shape), |b| {
+            b.iter(|| flow.bijector().forward_and_log_det(black_box(x.view())).unwrap())
+        });
+        group.bench_function(id("inverse", &shape), |b| {
+            b.iter(|| flow.bijector().inverse_and_log_det(black_box(x.view())).unwrap())
+        });
+    }
     // log_prob on the batch, backward, one Adam step (lr 1e-3), as the references' train_step.
     let mut flow = flow;
     // One gradient buffer for all iterations: nll_and_grad zeroes and fills it, nothing is allocated
@@ -63,12 +67,26 @@ fn vector_flow(c: &mut Criterion, case: &str, chain: Chain<f32>, n: usize, d: us
 
 fn moons(c: &mut Criterion) {
     let chain = presets::moons(&mut StdRng::seed_from_u64(0)).unwrap();
-    vector_flow(c, "moons", chain, 512, 2);
+    vector_flow(c, "moons", chain, 512, 2, true);
 }
 
 fn tabular64(c: &mut Criterion) {
     let chain = presets::tabular64(&mut StdRng::seed_from_u64(0)).unwrap();
-    vector_flow(c, "tabular64", chain, 1024, 64);
+    vector_flow(c, "tabular64", chain, 1024, 64, true);
+}
+
+/// The NSF coupling and MAF presets (`presets::StackConfig` defaults: 5 layers, hidden [64, 64] ReLU,
+/// 8 bins on [-5, 5]) on the moons (512 x 2) and tabular64 (1024 x 64) batches, as groups
+/// `<workload>_nsf` / `<workload>_maf`, timed against zuko's `NSF(passes=2)` and `MAF` by
+/// `bench/zuko_bench.py` under the same case names.
+fn stacks(c: &mut Criterion) {
+    for (workload, n, d) in [("moons", 512, 2), ("tabular64", 1024, 64)] {
+        let config = presets::StackConfig::new(d);
+        let nsf = config.build_nsf::<f32, _>(&mut StdRng::seed_from_u64(0)).unwrap();
+        vector_flow(c, &format!("{workload}_nsf"), nsf, n, d, false);
+        let maf = config.build_maf::<f32, _>(&mut StdRng::seed_from_u64(0)).unwrap();
+        vector_flow(c, &format!("{workload}_maf"), maf, n, d, false);
+    }
 }
 
 fn inv1x1(c: &mut Criterion) {
@@ -94,5 +112,5 @@ fn config() -> Criterion {
         .sample_size(30)
 }
 
-criterion_group! { name = benches; config = config(); targets = moons, tabular64, inv1x1 }
+criterion_group! { name = benches; config = config(); targets = moons, tabular64, stacks, inv1x1 }
 criterion_main!(benches);
