@@ -24,7 +24,8 @@ Models
             writes D/2 * 23, and zuko inverts a coupling in passes=2 network evaluations (the crate
             in one), so zuko does more arithmetic per layer, most visibly in `sample`.
   zuko.MAF  zuko.flows.MAF(D, transforms=5, hidden_features=(64, 64)): MADE D->64->64->2D ReLU, orders
-            natural / reversed in turn; affine with soft-clipped log-scale (the crate: ScaledTanh(3));
+            natural / reversed in turn; affine with log-scale soft-clipped to (-ln 1e3, ln 1e3) by r / (1 + |r| / ln 1e3) (the
+            crate's preset: ScaleBound::SoftClip(3), the same function with bound 3);
             sampling takes D network passes per layer, as the crate's.
   Both keep zuko's default initialisation (PyTorch's Linear init, so not the identity); the flow object
   is re-instantiated (flow()) in every call, as in torch_bench.py.

@@ -16,7 +16,7 @@ pub mod validate;
 pub use bijector::Bijector;
 pub use direction::Direction;
 pub use error::{Error, Result};
-pub use float::Float;
+pub use float::{exp_f32, tanh_f32, Float};
 pub use image::ImageShape;
 pub use params::{Gradients, GradientsMut, Param, ParamMut};
 pub use pass::{Cotangents, InputGrads, Pass, PassArgs, PassRecord, Recorded};

@@ -54,7 +54,7 @@ impl Activation {
         match *self {
             Activation::Relu => relu(z),
             Activation::LeakyRelu(a) => leaky(z, F::of(a)),
-            Activation::Tanh => z.tanh(),
+            Activation::Tanh => z.tanh_fast(),
             Activation::Elu => elu(z),
             Activation::Softplus => softplus(z),
         }
@@ -151,7 +151,7 @@ impl Activation {
                 let s = F::of(s);
                 a.mapv_inplace(|z| leaky(z, s))
             }
-            Activation::Tanh => a.mapv_inplace(|z| z.tanh()),
+            Activation::Tanh => a.mapv_inplace(|z| z.tanh_fast()),
             Activation::Elu => a.mapv_inplace(elu),
             Activation::Softplus => a.mapv_inplace(softplus),
         }

@@ -84,6 +84,18 @@ impl<F: Float> DenseStack<'_, F> {
         (h, record.then_some(MlpTape { post, pre }))
     }
 
+    /// The last hidden activation `a_{L−1}` of an unrecorded pass (`x` itself when the stack has
+    /// no hidden layer): what the output layer reads.
+    pub(crate) fn last_hidden<'x>(&self, x: ArrayView2<'x, F>) -> CowArray<'x, F, Ix2> {
+        let mut a: CowArray<F, Ix2> = x.into();
+        for l in 0..self.weights.len() - 1 {
+            let mut z = dense(a.view(), &self.weights[l], &self.biases[l]);
+            self.activation.apply_inplace(&mut z);
+            a = z.into();
+        }
+        a
+    }
+
     /// Whether `tape` has the layout [`run`](DenseStack::run) records for a batch of `n` rows.
     pub(crate) fn tape_fits(&self, n: usize, tape: &MlpTape<F>) -> bool {
         let hidden = self.weights.len() - 1;
@@ -128,7 +140,7 @@ impl<F: Float> DenseStack<'_, F> {
 }
 
 /// `x·W + b` for a batch: the bias is broadcast into the output, then one GEMM accumulates.
-fn dense<F: Float>(x: ArrayView2<F>, w: &Array2<F>, b: &Array1<F>) -> Array2<F> {
+pub(crate) fn dense<F: Float>(x: ArrayView2<F>, w: &Array2<F>, b: &Array1<F>) -> Array2<F> {
     let mut out = Array2::from_shape_fn((x.nrows(), w.ncols()), |(_, j)| b[j]);
     gemm(F::one(), &x, &w.view(), F::one(), &mut out.view_mut());
     out

@@ -139,7 +139,7 @@ pub fn zoo() -> Vec<Case> {
         case!("maf_spline", |rng| MaskedAutoregressive::<F, _>::with_made_layers(RationalQuadraticSpline::new(4, 2.0)?, 3, 0, &[8], Order::Random, Activation::Tanh, rng)?, Real, 3, None, true, 1.0 / 3.0),
         case!("iaf_spline_context", |rng| Invert::new(MaskedAutoregressive::<F, _>::with_made_layers(RationalQuadraticSpline::new(3, 2.5)?, 2, 1, &[6, 6], Order::Natural, Activation::Softplus, rng)?), Real, 2, Some(1), true, 1.0 / 3.0),
         case!("maf_chain", |rng| chain![
-            MaskedAutoregressive::<F, _>::with_made_layers(BoundedAffine::default(), 3, 0, &[8], Order::Natural, Activation::Tanh, rng)?,
+            MaskedAutoregressive::<F, _>::with_made_layers(BoundedAffine::new(ScaleBound::SoftClip(3.0))?, 3, 0, &[8], Order::Natural, Activation::Tanh, rng)?,
             Permutation::reverse(3)?,
             Invert::new(MaskedAutoregressive::<F, _>::with_made_layers(RationalQuadraticSpline::new(2, 2.0)?, 3, 0, &[6], Order::Random, Activation::Tanh, rng)?),
         ]?, Real, 3, None, true, 1.0 / 3.0),

@@ -24,7 +24,8 @@ use rand::Rng;
 /// [`build_nsf`](Self::build_nsf), [`build_maf`](Self::build_maf), [`build_maf_spline`](Self::build_maf_spline) or [`build_iaf`](Self::build_iaf).
 ///
 /// Defaults: 5 layers, hidden widths `[64, 64]`, ReLU, no context, splines of 8 bins on
-/// `[−5, 5]`, affine log-scales bounded by `ScaledTanh(3)`, alternating orders.
+/// `[−5, 5]`, affine log-scales bounded by `SoftClip(3)` (rational: no transcendental but the
+/// `exp`; zuko's choice), alternating orders.
 ///
 /// ```
 /// use bijectors::presets::StackConfig;
@@ -77,7 +78,7 @@ impl StackConfig {
             context: 0,
             bins: 8,
             bound: 5.0,
-            scale_bound: ScaleBound::ScaledTanh(3.0),
+            scale_bound: ScaleBound::SoftClip(3.0),
             random_orders: false,
         }
     }

@@ -9,7 +9,7 @@ use crate::core::{
 use crate::layers::coupling::{CouplingTransform, TransformArgs, TransformPass};
 use crate::layers::Invert;
 use crate::nn::{Activation, Conditioner, Made, MadeConfig, MadeTape, Order};
-use ndarray::{concatenate, Array2, ArrayView2, Axis, CowArray, Ix2};
+use ndarray::{concatenate, s, Array2, ArrayView2, Axis, CowArray, Ix2};
 use rand::Rng;
 use std::marker::PhantomData;
 
@@ -193,7 +193,7 @@ impl<F: Float, T: CouplingTransform<F>> MaskedAutoregressive<F, T> {
         Ok((h, tape))
     }
 
-    /// The transform on all `D` coordinates, its result checked for shape.
+    /// The transform on the coordinates of `input` (all `D`, or one), its result checked for shape.
     fn apply(
         &self,
         direction: Direction,
@@ -204,7 +204,7 @@ impl<F: Float, T: CouplingTransform<F>> MaskedAutoregressive<F, T> {
         let n = input.nrows();
         let tp = self.transform.apply(TransformArgs { direction, input, h, record })?;
         let tname = self.transform.name();
-        validate::shape2(&tp.output.view(), n, self.made.dim(), tname, "the transformed coordinates")?;
+        validate::shape2(&tp.output.view(), n, input.ncols(), tname, "the transformed coordinates")?;
         if tp.log_det.len() != n {
             return Err(Error::BadLayerOutput {
                 layer: tname,
@@ -224,21 +224,37 @@ impl<F: Float, T: CouplingTransform<F>> MaskedAutoregressive<F, T> {
     }
 
     /// The sampling direction: `D` passes of `y ← τ(x; made([y, c]))` from `y = x`; after pass
-    /// `k` the coordinates at positions `≤ k` are final, so after `D` all are. Only the last pass
-    /// records: its network input differs from `[y, c]` only in the last coordinate, which no
+    /// `k` the coordinates at positions `≤ k` are final, so after `D` all are. Each of the first
+    /// `D − 1` passes computes only the coordinate it finalises (the output layer's columns of the
+    /// coordinate at position `k`, the transform on that coordinate alone): the rest of its
+    /// output would be overwritten by a later pass. The last pass is the full one and the only one
+    /// recorded: its network input differs from `[y, c]` only in the last coordinate, which no
     /// output reads (so the tape is the one of `[y, c]` wherever the backward looks).
     fn forward_pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
         let masked = self.made.masked_weights();
+        let d = self.made.dim();
         let mut y = args.input.to_owned();
-        for _ in 1..self.made.dim() {
+        for &c in &self.made.degrees().order()[..d - 1] {
+            let output = self.made.output_columns(&masked, &self.columns_of(c));
             let v = self.made_input(y.view(), args.context)?;
-            let (h, _) = self.condition(&masked, &v.view(), false)?;
-            y = self.apply(Direction::Forward, args.input, h, false)?.output;
+            let h = self.made.run_columns(&masked, &output, v.view());
+            validate::output(&h.view(), "Made")?;
+            let x_c = args.input.slice(s![.., c..c + 1]);
+            let y_c = self.apply(Direction::Forward, x_c, h, false)?.output;
+            y.column_mut(c).assign(&y_c.column(0));
         }
         let v = self.made_input(y.view(), args.context)?;
         let (h, made_tape) = self.condition(&masked, &v.view(), args.record)?;
         let tp = self.apply(Direction::Forward, args.input, h, args.record)?;
         Ok(Pass { output: tp.output, log_det: tp.log_det, tape: self.tape(made_tape, tp.tape) })
+    }
+
+    /// The network output columns that parameterise coordinate `c`, in increasing order: by the
+    /// [`CouplingTransform::param_coordinate`] contract, the `h` of the transform on `c` alone.
+    fn columns_of(&self, c: usize) -> Vec<usize> {
+        let d = self.made.dim();
+        let width = self.transform.params_per_dim() * d;
+        (0..width).filter(|&j| self.transform.param_coordinate(j, d) == c).collect()
     }
 
     fn tape(&self, made: Option<MadeTape<F>>, transform: Tape) -> Tape {

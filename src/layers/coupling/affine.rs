@@ -83,26 +83,55 @@ impl<F: Float, const RECORD: bool> BoundVisitor<F> for Rows<'_, F, RECORD> {
         let inverse = self.inverse;
         let mut out = Array2::zeros((n, nt));
         let mut ld = Array1::zeros(n);
+        // The row's log-scales, summed after the elementwise loop: with the sum inside it, the
+        // loop could not vectorise (float addition is not reassociated).
+        let mut scales = vec![F::zero(); nt];
         Zip::from(out.rows_mut()).and(self.x.rows()).and(self.h.rows_mut()).and(&mut ld).for_each(
             |mut o, x, mut h, ld| {
-                let mut sum = F::zero();
-                for k in 0..nt {
-                    let r = h[k];
-                    let s = kernel.value(r);
-                    let t = h[nt + k];
-                    sum += s;
-                    let e = if inverse { (-s).exp() } else { s.exp() };
-                    o[k] = if inverse { (x[k] - t) * e } else { x[k] * e + t };
-                    if RECORD {
-                        h[k] = kernel.slope(r, s);
-                        h[nt + k] = e;
+                match (o.as_slice_mut(), x.as_slice(), h.as_slice_mut()) {
+                    // Contiguous rows (the usual case): slice iterators, no bounds checks.
+                    (Some(o), Some(x), Some(h)) => {
+                        let (r, t) = h.split_at_mut(nt);
+                        let pairs = r.iter_mut().zip(t.iter_mut());
+                        for (((o, &x), (r, t)), s) in o.iter_mut().zip(x).zip(pairs).zip(&mut scales) {
+                            (*o, *s) = element::<F, K, RECORD>(kernel, inverse, x, r, t);
+                        }
+                    }
+                    _ => {
+                        for k in 0..nt {
+                            let (mut r, mut t) = (h[k], h[nt + k]);
+                            (o[k], scales[k]) =
+                                element::<F, K, RECORD>(kernel, inverse, x[k], &mut r, &mut t);
+                            (h[k], h[nt + k]) = (r, t);
+                        }
                     }
                 }
+                let sum = scales.iter().fold(F::zero(), |acc, &s| acc + s);
                 *ld = if inverse { -sum } else { sum };
             },
         );
         (out, ld)
     }
+}
+
+/// One coordinate: `s = bound(r)`, returns the output and `s`; with `RECORD`, `r` becomes
+/// `ds/dr` and `t` the factor `e^{±s}`.
+#[inline(always)]
+fn element<F: Float, K: BoundKernel<F>, const RECORD: bool>(
+    kernel: K,
+    inverse: bool,
+    x: F,
+    r: &mut F,
+    t: &mut F,
+) -> (F, F) {
+    let s = kernel.value(*r);
+    let e = if inverse { (-s).exp_fast() } else { s.exp_fast() };
+    let y = if inverse { (x - *t) * e } else { x * e + *t };
+    if RECORD {
+        *r = kernel.slope(*r, s);
+        *t = e;
+    }
+    (y, s)
 }
 
 impl<F: Float> CouplingTransform<F> for BoundedAffine {
@@ -186,6 +215,7 @@ mod tests {
             ScaleBound::ScaledTanh(3.0),
             ScaleBound::SigmoidGlow,
             ScaleBound::SoftClamp(2.5),
+            ScaleBound::SoftClip(3.0),
         ] {
             let f = BoundedAffine::new(bound).unwrap();
             for (direction, sign) in [(Direction::Forward, 1.0), (Direction::Inverse, -1.0)] {

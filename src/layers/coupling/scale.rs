@@ -26,6 +26,9 @@ use std::f64::consts::FRAC_2_PI;
 /// * `SoftClamp(c)`: `s = (2c/π)·atan(π r/(2c))`, `s ∈ (−c, c)`, with heavier tails than tanh
 ///   (the arctan "soft clamp" of Glow-style implementations such as FrEIA, rescaled here to slope 1
 ///   at 0); `c > 0`, finite. Slope `1/(1 + (π r/(2c))²)`.
+/// * `SoftClip(c)`: `s = r / (1 + |r|/c)`, `s ∈ (−c, c)`, rational, so no transcendental at all
+///   (zuko's soft clip of its affine log-scales); the heaviest tails of the four bounded-above
+///   variants (`c − s ≈ c²/|r|`); `c > 0`, finite. Slope `1/(1 + |r|/c)² = (1 − |s|/c)²`.
 ///
 /// The slopes read off `s` cost no transcendental; in the far tails of the tanh variants
 /// (`|r/c| ≳ 19` in f64) they round to 0 where the exact slope is below `1e-16`.
@@ -40,6 +43,8 @@ use std::f64::consts::FRAC_2_PI;
 /// let (s, ds) = ScaleBound::Tanh.value_and_slope(0.3_f64);
 /// assert_eq!((s, ds), (ScaleBound::Tanh.apply(0.3), ScaleBound::Tanh.derivative(0.3)));
 /// assert!(ScaleBound::SoftClamp(-1.0).validate().is_err());
+/// assert_eq!(ScaleBound::SoftClip(3.0).apply(6.0_f64), 2.0);
+/// assert!(ScaleBound::SoftClip(f64::INFINITY).validate().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -53,6 +58,8 @@ pub enum ScaleBound {
     SigmoidGlow,
     /// `s = (2c/π)·atan(π r/(2c))`.
     SoftClamp(f64),
+    /// `s = r / (1 + |r|/c)`.
+    SoftClip(f64),
 }
 
 /// One variant's map `r ↦ s` and its slope, the single source of truth for both.
@@ -77,7 +84,7 @@ struct TanhK;
 impl<F: Float> BoundKernel<F> for TanhK {
     #[inline]
     fn value(self, r: F) -> F {
-        r.tanh()
+        r.tanh_fast()
     }
     #[inline]
     fn slope(self, _: F, s: F) -> F {
@@ -93,7 +100,7 @@ struct ScaledTanhK<F> {
 impl<F: Float> BoundKernel<F> for ScaledTanhK<F> {
     #[inline]
     fn value(self, r: F) -> F {
-        self.c * (r * self.inv).tanh()
+        self.c * (r * self.inv).tanh_fast()
     }
     #[inline]
     fn slope(self, _: F, s: F) -> F {
@@ -136,11 +143,30 @@ impl<F: Float> BoundKernel<F> for SoftClampK<F> {
     }
 }
 
+#[derive(Clone, Copy)]
+struct SoftClipK<F> {
+    inv: F,
+}
+impl<F: Float> BoundKernel<F> for SoftClipK<F> {
+    #[inline]
+    fn value(self, r: F) -> F {
+        r / (F::one() + r.abs() * self.inv)
+    }
+    /// `1/(1 + |r|/c)² = (1 − |s|/c)²`, read off `s` (no division).
+    #[inline]
+    fn slope(self, _: F, s: F) -> F {
+        let q = F::one() - s.abs() * self.inv;
+        q * q
+    }
+}
+
 impl ScaleBound {
     /// Checks the bound's constant (`c` finite and positive).
     pub fn validate(&self) -> Result<()> {
         match *self {
-            ScaleBound::ScaledTanh(c) | ScaleBound::SoftClamp(c) if !(c.is_finite() && c > 0.0) => {
+            ScaleBound::ScaledTanh(c) | ScaleBound::SoftClamp(c) | ScaleBound::SoftClip(c)
+                if !(c.is_finite() && c > 0.0) =>
+            {
                 Err(Error::InvalidParameter(format!(
                     "scale bound {self:?}: the constant must be finite and positive"
                 )))
@@ -158,6 +184,7 @@ impl ScaleBound {
             ScaleBound::SoftClamp(c) => {
                 visitor.visit(SoftClampK { k: F::of(FRAC_2_PI * c), inv: F::of(1.0 / (FRAC_2_PI * c)) })
             }
+            ScaleBound::SoftClip(c) => visitor.visit(SoftClipK { inv: F::of(1.0 / c) }),
         }
     }
 
@@ -205,8 +232,13 @@ impl ScaleBound {
 mod tests {
     use super::*;
 
-    pub(crate) const ALL: [ScaleBound; 4] =
-        [ScaleBound::Tanh, ScaleBound::ScaledTanh(3.0), ScaleBound::SigmoidGlow, ScaleBound::SoftClamp(2.5)];
+    pub(crate) const ALL: [ScaleBound; 5] = [
+        ScaleBound::Tanh,
+        ScaleBound::ScaledTanh(3.0),
+        ScaleBound::SigmoidGlow,
+        ScaleBound::SoftClamp(2.5),
+        ScaleBound::SoftClip(3.0),
+    ];
 
     #[test]
     fn hand_values() {
@@ -217,6 +249,10 @@ mod tests {
         assert!((ScaleBound::SigmoidGlow.apply(-1.0_f64) + 0.31326168751822286).abs() < 1e-15);
         // (2·2/π) atan(π·(4/π)/(2·2)) = (4/π) atan(1) = (4/π)(π/4) = 1
         assert!((ScaleBound::SoftClamp(2.0).apply(4.0 / std::f64::consts::PI) - 1.0_f64).abs() < 1e-15);
+        // 6 / (1 + 6/3) = 2, slope 1/(1 + 2)² = 1/9; and odd
+        let (s, ds) = ScaleBound::SoftClip(3.0).value_and_slope(6.0_f64);
+        assert!(s == 2.0 && (ds - 1.0 / 9.0).abs() < 1e-16);
+        assert_eq!(ScaleBound::SoftClip(3.0).apply(-6.0_f64), -2.0);
     }
 
     #[test]
@@ -232,7 +268,7 @@ mod tests {
     fn bounded_and_unit_slope_at_zero() {
         for b in ALL {
             let c = match b {
-                ScaleBound::ScaledTanh(c) | ScaleBound::SoftClamp(c) => c,
+                ScaleBound::ScaledTanh(c) | ScaleBound::SoftClamp(c) | ScaleBound::SoftClip(c) => c,
                 _ => 1.0,
             };
             for r in [-1e6, -30.0, -1.0, 0.0, 2.0, 40.0, 1e6] {
@@ -243,7 +279,15 @@ mod tests {
                     _ => assert!(s.abs() <= c, "{b:?} {r}"),
                 }
             }
-            if b != ScaleBound::SigmoidGlow {
+            if let ScaleBound::SoftClip(c) = b {
+                // The slope 1/(1 + |r|/c)² has a kink at 0 (s is C¹, not C²), so a central
+                // difference there is off by h/c: check that the slope is 1 at 0 and continuous.
+                assert_eq!(b.derivative(0.0_f64), 1.0);
+                for h in [1e-6, -1e-6] {
+                    let d: f64 = b.derivative(h);
+                    assert!((d - 1.0).abs() <= 2.0 * h.abs() / c * (1.0 + 1e-6), "{b:?} at {h}: {d}");
+                }
+            } else if b != ScaleBound::SigmoidGlow {
                 let h = 1e-6;
                 let slope = (b.apply(h) - b.apply(-h)) / (2.0 * h);
                 assert!((slope - 1.0_f64).abs() < 1e-9, "{b:?}");
@@ -256,6 +300,9 @@ mod tests {
     fn derivative_matches_finite_differences_and_is_stable() {
         for b in ALL {
             for r in [-7.0, -2.5, -1.0, -0.3, 0.0, 0.4, 1.7, 6.0_f64] {
+                if r == 0.0 && matches!(b, ScaleBound::SoftClip(_)) {
+                    continue; // its slope's kink at 0: checked in bounded_and_unit_slope_at_zero
+                }
                 let h = 1e-5;
                 let fd = (b.apply(r + h) - b.apply(r - h)) / (2.0 * h);
                 let d: f64 = b.derivative(r);

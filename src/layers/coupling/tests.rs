@@ -9,8 +9,13 @@ use ndarray::{array, s, Array1, Array2, Axis};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-const BOUNDS: [ScaleBound; 4] =
-    [ScaleBound::Tanh, ScaleBound::ScaledTanh(3.0), ScaleBound::SigmoidGlow, ScaleBound::SoftClamp(2.5)];
+const BOUNDS: [ScaleBound; 5] = [
+    ScaleBound::Tanh,
+    ScaleBound::ScaledTanh(3.0),
+    ScaleBound::SigmoidGlow,
+    ScaleBound::SoftClamp(2.5),
+    ScaleBound::SoftClip(3.0),
+];
 const DIRECTIONS: [Direction; 2] = [Direction::Forward, Direction::Inverse];
 
 fn masks() -> Vec<Mask> {
@@ -72,11 +77,12 @@ fn golden_two_transformed_with_bounds() {
     let clamp =
         |r: f64, c: f64| 2.0 * c / std::f64::consts::PI * (std::f64::consts::PI * r / (2.0 * c)).atan();
     type LogScale = Box<dyn Fn(f64) -> f64>;
-    let cases: [(ScaleBound, LogScale); 4] = [
+    let cases: [(ScaleBound, LogScale); 5] = [
         (ScaleBound::Tanh, Box::new(|r: f64| r.tanh())),
         (ScaleBound::ScaledTanh(0.5), Box::new(|r: f64| 0.5 * (r / 0.5).tanh())),
         (ScaleBound::SigmoidGlow, Box::new(glow)),
         (ScaleBound::SoftClamp(4.0), Box::new(move |r| clamp(r, 4.0))),
+        (ScaleBound::SoftClip(2.0), Box::new(|r: f64| r / (1.0 + r.abs() / 2.0))),
     ];
     for (bound, s) in cases {
         let layer = base.clone().with_scale_bound(bound).unwrap();
@@ -90,7 +96,8 @@ fn golden_two_transformed_with_bounds() {
         assert!((ild[0] + ld[0]).abs() < 1e-15);
     }
     assert!(base.clone().with_scale_bound(ScaleBound::ScaledTanh(0.0)).is_err());
-    assert!(base.with_scale_bound(ScaleBound::SoftClamp(f64::NAN)).is_err());
+    assert!(base.clone().with_scale_bound(ScaleBound::SoftClamp(f64::NAN)).is_err());
+    assert!(base.with_scale_bound(ScaleBound::SoftClip(-1.0)).is_err());
 }
 
 #[test]

@@ -141,6 +141,11 @@ pub trait CouplingTransform<F: Float>: Any + Send + Sync {
     /// Which of the `n` transformed coordinates the conditioner output column `column`
     /// (`< params_per_dim()·n`) parameterises: the layout of `h`, which an autoregressive
     /// conditioner ([`Made`](crate::nn::Made)) needs to mask each column by its coordinate.
+    ///
+    /// The layout must also restrict to one coordinate: coordinate `k`'s columns, in increasing
+    /// order, are the `h` of the same map on `k` alone (`n = 1`). The sampling direction of
+    /// [`MaskedAutoregressive`](crate::MaskedAutoregressive) relies on it to transform one
+    /// coordinate per network pass. Every built-in transform's layout has this property.
     fn param_coordinate(&self, column: usize, n: usize) -> usize;
 
     /// `(y_T, log_det, tape)` of the map in `args.direction` (see [`TransformArgs`]).

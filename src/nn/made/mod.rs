@@ -24,9 +24,9 @@ pub use config::MadeConfig;
 pub use degrees::{MadeDegrees, Order};
 
 use crate::core::{Error, Float, GradientsMut, Param, ParamMut, Result, Tape};
-use crate::nn::dense::{DenseStack, MlpTape};
+use crate::nn::dense::{dense, DenseStack, MlpTape};
 use crate::nn::{Activation, Conditioner, Mlp};
-use ndarray::{Array1, Array2, ArrayView2, Zip};
+use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 
 /// A MADE conditioner: a masked dense network `[x, c] ↦ out` whose output columns for
 /// coordinate `d` depend only on the context and on the coordinates before `d` in its order (see
@@ -171,6 +171,26 @@ impl<F: Float> Made<F> {
     ) -> (Array2<F>, Option<MadeTape<F>>) {
         let (out, tape) = self.stack(masked).run(x, record);
         (out, tape.map(MadeTape))
+    }
+
+    /// The output layer restricted to the output `columns` (with the masked weights `masked`):
+    /// its weight columns and biases, for [`run_columns`](Made::run_columns).
+    pub(crate) fn output_columns(&self, masked: &[Array2<F>], columns: &[usize]) -> (Array2<F>, Array1<F>) {
+        let last = masked.len() - 1;
+        (masked[last].select(Axis(1), columns), self.net.biases()[last].select(Axis(0), columns))
+    }
+
+    /// An unrecorded pass computing only the outputs of `output` (from
+    /// [`output_columns`](Made::output_columns)): the hidden layers in full, then the narrow
+    /// output layer, so what the caller does not read is never computed.
+    pub(crate) fn run_columns(
+        &self,
+        masked: &[Array2<F>],
+        output: &(Array2<F>, Array1<F>),
+        x: ArrayView2<F>,
+    ) -> Array2<F> {
+        let a = self.stack(masked).last_hidden(x);
+        dense(a.view(), &output.0, &output.1)
     }
 
     /// `∂L/∂[x, c]` of a recorded pass, without parameter gradients (for the implicit backward of
