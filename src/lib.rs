@@ -37,6 +37,7 @@
 //! | [`SplineCoupling`] (NSF, [`RationalQuadraticSpline`]) | `y_T` a monotone rational-quadratic spline of `x_T` on `[−B, B]`, knots from `net(x_P)` | `Σ log τ′` |
 //! | [`MaskedAutoregressive`] (MAF, spline MAF; [`InverseAutoregressive`] = IAF) | `y_d = τ(x_d; h_d)`, `h = made([y, c])`, `h_d` reading only the coordinates before `d` | `Σ log τ′` |
 //! | [`Permutation`] | `y_j = x_{π(j)}` | `0` |
+//! | [`Squeeze`] (space-to-depth) | `C×H×W → 4C×(H/2)×(W/2)`: each `2×2` block becomes 4 channels | `0` |
 //! | [`Invertible1x1Conv`] (Glow) | `W·x` at every pixel | `H·W·log|det W|` |
 //! | [`Exp`], [`Sigmoid`], [`Softplus`], [`Tanh`] | elementwise | `Σ log f′(x_i)` |
 //! | [`Logit`] (RealNVP's α) | `logit(α + (1−2α)x)` | `Σ log((1−2α)/(v(1−v)))` |
@@ -133,7 +134,7 @@ pub use layers::autoregressive::MaskedAutoregressiveTape;
 pub use layers::{
     ActNorm, AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Coupling, CouplingTransform,
     Exp, InverseAutoregressive, Invert, Invertible1x1Conv, Logit, Mask, MaskedAutoregressive, Permutation,
-    RationalQuadraticSpline, ScaleBound, Shift, Sigmoid, Softplus, SplineCoupling, Tanh,
+    RationalQuadraticSpline, ScaleBound, Shift, Sigmoid, Softplus, SplineCoupling, Squeeze, Tanh,
 };
 pub use nn::{Activation, Conditioner, Made, MadeConfig, Mlp, MlpConfig, Order};
 

@@ -312,3 +312,14 @@ fn safetensors_export_holds_every_parameter() {
         assert_eq!(values, p.value.iter().copied().collect::<Vec<_>>(), "{}", p.name);
     }
 }
+
+#[test]
+fn a_saved_squeeze_round_trips_and_must_have_even_sides() {
+    use bijectors::{ImageShape, Squeeze};
+    let squeeze = Squeeze::new(ImageShape::new(2, 4, 6).unwrap()).unwrap();
+    let json = io::to_json(&squeeze).unwrap();
+    assert_eq!(io::from_json::<Squeeze>(&json).unwrap(), squeeze);
+    assert!(json.contains("\"height\":4"), "{json}");
+    let e = io::from_json::<Squeeze>(&json.replace("\"height\":4", "\"height\":3")).unwrap_err().to_string();
+    assert!(e.contains("odd side"), "{e}");
+}

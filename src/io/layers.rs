@@ -1,5 +1,5 @@
 //! Saved forms of the layers without a conditioner: `Affine`, `ActNorm`, `Permutation`,
-//! `Invertible1x1Conv`, `Logit`, `Chain`, `Invert`, and the `ImageShape` they read rows as.
+//! `Squeeze`, `Invertible1x1Conv`, `Logit`, `Chain`, `Invert`, and the `ImageShape` they read rows as.
 //!
 //! Each form is one struct, generic in how arrays are held: written from borrowed arrays
 //! ([`TensorRef`]), read into owned ones ([`Tensor`]) and then handed to the layer's own
@@ -9,7 +9,7 @@ use super::tensor::{Tensor, TensorRef};
 use super::{custom, refuse};
 use crate::core::{Bijector, Float, ImageShape};
 use crate::layers::conv1x1::LuParts;
-use crate::layers::{ActNorm, Affine, Chain, Invert, Invertible1x1Conv, Logit, Permutation};
+use crate::layers::{ActNorm, Affine, Chain, Invert, Invertible1x1Conv, Logit, Permutation, Squeeze};
 use ndarray::{Ix1, Ix2, OwnedRepr};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -113,6 +113,25 @@ impl<'de> Deserialize<'de> for Permutation {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let f = PermutationForm::<Vec<usize>>::deserialize(d)?;
         Permutation::new(f.perm).map_err(refuse("Permutation"))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Squeeze", deny_unknown_fields)]
+struct SqueezeForm {
+    /// The input image shape (the permutation follows from it).
+    input: ImageShape,
+}
+
+impl Serialize for Squeeze {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        SqueezeForm { input: self.input_shape() }.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Squeeze {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Squeeze::new(SqueezeForm::deserialize(d)?.input).map_err(refuse("Squeeze"))
     }
 }
 

@@ -13,7 +13,7 @@ use crate::core::{Bijector, Error, Float, Result};
 use crate::layers::{
     ActNorm, AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Exp, Invert, Invertible1x1Conv,
     Logit, MaskedAutoregressive, Permutation, RationalQuadraticSpline, Shift, Sigmoid, Softplus,
-    SplineCoupling, Tanh,
+    SplineCoupling, Squeeze, Tanh,
 };
 use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeStruct;
@@ -63,10 +63,11 @@ impl<F: Float> Registry<F> {
     /// The built-in layers (and their inverses).
     fn with_builtins() -> Self {
         let mut r = Self { by_type: HashMap::new(), by_kind: HashMap::new() };
-        let builtins: [fn(&mut Self) -> Result<()>; 17] = [
+        let builtins: [fn(&mut Self) -> Result<()>; 18] = [
             |r| r.add_with_inverse::<Affine<F>>("Affine"),
             |r| r.add_with_inverse::<ActNorm<F>>("ActNorm"),
             |r| r.add_with_inverse::<Permutation>("Permutation"),
+            |r| r.add_with_inverse::<Squeeze>("Squeeze"),
             |r| r.add_with_inverse::<Invertible1x1Conv<F>>("Invertible1x1Conv"),
             |r| r.add_with_inverse::<Exp>("Exp"),
             |r| r.add_with_inverse::<Sigmoid>("Sigmoid"),

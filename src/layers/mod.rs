@@ -11,6 +11,7 @@
 //! | [`Invert`] | `f⁻¹` | `log|det ∂f⁻¹/∂y|` |
 //! | [`Exp`], [`Sigmoid`], [`Softplus`], [`Tanh`], [`Logit`] | a scalar map on every entry | `Σ ln|f'(x)|` ([`elementwise`]) |
 //! | [`Permutation`] | `x[:, π]` | `0` |
+//! | [`Squeeze`] | `C×H×W → 4C×(H/2)×(W/2)`, `2×2` blocks to channels | `0` |
 
 pub mod actnorm;
 mod actnorm_init;
@@ -24,6 +25,7 @@ pub mod elementwise;
 pub(crate) mod fd;
 pub mod invert;
 pub mod permutation;
+pub mod squeeze;
 
 pub use actnorm::ActNorm;
 pub use affine::Affine;
@@ -37,3 +39,4 @@ pub use coupling::{
 pub use elementwise::{Exp, Logit, Sigmoid, Softplus, Tanh};
 pub use invert::Invert;
 pub use permutation::Permutation;
+pub use squeeze::Squeeze;

@@ -9,7 +9,8 @@ use bijectors::testing::{Domain, Spec};
 use bijectors::{
     chain, ActNorm, Activation, AdditiveCoupling, Affine, AffineCoupling, Bijector, BoundedAffine, Chain,
     Coupling, Exp, Float, ImageShape, Invert, Invertible1x1Conv, Logit, Mask, MaskedAutoregressive, Order,
-    Permutation, RationalQuadraticSpline, Result, ScaleBound, Sigmoid, Softplus, SplineCoupling, Tanh,
+    Permutation, RationalQuadraticSpline, Result, ScaleBound, Sigmoid, Softplus, SplineCoupling, Squeeze,
+    Tanh,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -156,6 +157,13 @@ pub fn zoo() -> Vec<Case> {
         case!("actnorm_vector", |rng| ActNorm::<F>::vector(4)?, Real, 4, None, true),
         case!("conv1x1_lu", |rng| Invertible1x1Conv::<F>::lu_random(ImageShape::new(3, 2, 2)?, rng)?, Real, 12, None, true),
         case!("conv1x1_dense", |rng| Invertible1x1Conv::<F>::dense_random(ImageShape::new(4, 1, 3)?, rng)?, Real, 12, None, true),
+        case!("squeeze", |rng| Squeeze::new(ImageShape::new(2, 4, 4)?)?, Real, 32, None, true),
+        // A Glow-style reshaping round: squeeze, mix the 8 channels of the 2×2 image, unsqueeze.
+        case!("squeeze_mix_unsqueeze", |rng| {
+            let squeeze = Squeeze::new(ImageShape::new(2, 4, 4)?)?;
+            let mix = Invertible1x1Conv::<F>::lu_random(squeeze.output_shape(), rng)?;
+            chain![squeeze.clone(), mix, Invert::new(squeeze)]?
+        }, Real, 32, None, true),
         case!("conv1x1_vector", |rng| Invertible1x1Conv::<F>::lu_random(ImageShape::vector(5)?, rng)?, Real, 5, None, true),
         case!("mixed_chain", |rng| chain![
             ActNorm::<F>::vector(4)?,
