@@ -20,7 +20,7 @@
 pub(crate) mod activation;
 mod conditioner;
 mod dense;
-mod made;
+pub mod made;
 mod mlp;
 #[cfg(test)]
 pub(crate) mod test_grad;

@@ -11,7 +11,7 @@ use crate::layers::{AffineCoupling, Chain, Mask, Permutation};
 use crate::nn::{Activation, MlpConfig};
 use rand::Rng;
 
-mod stacks;
+pub mod stacks;
 pub use stacks::StackConfig;
 
 /// The fixed permutation of the `tabular64` workload: `numpy.random.default_rng(0).permutation(64)`.

@@ -1,6 +1,6 @@
 //! Masked autoregressive layers (MAF, Papamakarios et al. 2017; with splines, Durkan et al.
 //! 2019) and their inverses (IAF, Kingma et al. 2016): [`MaskedAutoregressive`] = [`Made`] +
-//! an elementwise [`CouplingTransform`].
+//! an elementwise [`CouplingTransform`](crate::CouplingTransform).
 //!
 //! Every coordinate is transformed, each by parameters that a MADE computes from the coordinates
 //! before it in the order `p` (and the context `c`):
@@ -29,7 +29,7 @@
 //!   MADE's backward of `h̄` gives `∂L/∂θ` and `∂L/∂c`. No pass of the `D` is kept on the tape:
 //!   only the last network pass and the transform's.
 //!
-//! The MADE's output layout must be the transform's ([`CouplingTransform::param_coordinate`]),
+//! The MADE's output layout must be the transform's ([`CouplingTransform::param_coordinate`](crate::CouplingTransform::param_coordinate)),
 //! checked at construction; [`MaskedAutoregressive::made_config`] builds a fitting configuration.
 //!
 //! [`Made`]: crate::nn::Made

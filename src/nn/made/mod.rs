@@ -7,7 +7,7 @@
 //!
 //! * forward: `h_0 = [x, c]`, `h_l = act(h_{l−1}·(W_l ⊙ M_l) + b_l)`, `out = h_{L−1}·(W_L ⊙ M_L) + b_L`;
 //! * Jacobian: `∂out_j/∂x_i = 0` unless `p(i) < p(coord(j))`, `p` the position in the order;
-//! * backward: as for an [`Mlp`](crate::nn::Mlp) with the masked weights, and the weight gradient
+//! * backward: as for an [`Mlp`] with the masked weights, and the weight gradient
 //!   masked too: `∂W_l += (a_{l−1}ᵀ·δ_l) ⊙ M_l`.
 //!
 //! The masks follow from the degrees of the units ([`MadeDegrees`]). The map always uses
@@ -16,7 +16,7 @@
 
 mod backward;
 mod config;
-mod degrees;
+pub mod degrees;
 #[cfg(test)]
 mod tests;
 
