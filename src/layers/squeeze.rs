@@ -105,9 +105,8 @@ impl<F: Float> Bijector<F> for Squeeze {
         self.perm.pass(args)
     }
 
-    /// `0` for every row, without gathering the batch.
     fn log_det(&self, args: PassArgs<'_, F>) -> Result<Array1<F>> {
-        Ok(Array1::zeros(args.input.nrows()))
+        self.perm.log_det(args)
     }
 
     fn backward(
