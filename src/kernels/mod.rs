@@ -5,12 +5,16 @@
 //!   strided slices). Products whose output has at most two columns (or two rows) go to a
 //!   dedicated "skinny" kernel, since ndarray's blocked GEMM (matrixmultiply) pads every product
 //!   to its register-tile size; everything else is one `general_mat_mul`.
+//! * [`im2col3`] / [`col2im3`]: the patch matrix of a zero-padded 3×3 convolution over a batch
+//!   of pixel-major images and its transpose, so that a convolution and its backward are GEMMs.
 //! * [`add_column_sums`]: `acc_j += Σ_i M_ij` in one pass over the rows (the bias gradient of a
 //!   dense layer).
 
 mod gemm;
+mod im2col;
 
 pub(crate) use gemm::gemm;
+pub(crate) use im2col::{col2im3, im2col3, Grid};
 
 use crate::core::Float;
 use ndarray::{ArrayView2, ArrayViewMut1};

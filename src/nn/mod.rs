@@ -19,6 +19,7 @@
 
 pub(crate) mod activation;
 mod conditioner;
+mod conv;
 mod dense;
 pub mod made;
 mod mlp;
@@ -27,5 +28,6 @@ pub(crate) mod test_grad;
 
 pub use activation::Activation;
 pub use conditioner::Conditioner;
+pub use conv::{ConvLayout, ConvNet, ConvNetConfig, ConvNetTape};
 pub use made::{Made, MadeConfig, MadeDegrees, MadeTape, Order};
 pub use mlp::{Mlp, MlpConfig, MlpTape};

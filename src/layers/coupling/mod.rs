@@ -49,7 +49,9 @@ pub mod scale;
 pub mod shift;
 pub mod spline;
 pub mod transform;
+mod with_conv;
 mod with_mlp;
+pub use with_conv::conv_layout;
 pub use with_mlp::{AdditiveCoupling, AffineCoupling, SplineCoupling};
 
 #[cfg(test)]

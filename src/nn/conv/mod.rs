@@ -1,0 +1,254 @@
+//! [`ConvNet`]: the convolutional conditioner of image couplings (RealNVP, Glow), its
+//! [`ConvLayout`], [`ConvNetConfig`] and tape [`ConvNetTape`].
+//!
+//! The network, on a batch of `H×W` images (zero padding, stride 1, so every layer keeps the
+//! size):
+//!
+//! * `X` = the input columns placed into an image with `C + context` channels (zeros where no
+//!   column is placed; the context broadcast as constant channels), see [`ConvLayout`];
+//! * `A_1 = act(conv3×3(X; W_0) + b_0)`, `A_2 = act(conv1×1(A_1; W_1) + b_1)`,
+//!   `Y = conv3×3(A_2; W_2) + b_2` (Glow's `NN()`; `W_2`, `b_2` start at zero, so a fresh
+//!   coupling is the identity);
+//! * the output columns are the entries of `Y` the layout lists.
+//!
+//! Each 3×3 convolution is one GEMM: with the patch matrix `P = im2col(X)` (`(n·H·W, 9C)`, the
+//! 3×3 neighbourhood of each pixel in a row), `conv3×3(X; W) = P·W` for `W` of shape `(9C, C')`,
+//! whose row `(3·ky + kx)·C + c` holds the weights from channel `c` at offset `(ky − 1, kx − 1)`
+//! (PyTorch's `weight[o, c, ky, kx]` is `W[(3·ky + kx)·C + c, o]`). A 1×1 convolution is a dense
+//! layer over pixels. Activations are stored pixel-major, `(n·H·W, channels)`.
+//!
+//! Backward, from `δ_Y = ∂L/∂Y` (the output cotangents scattered back onto their entries):
+//! `∂W_2 += P_2ᵀ·δ_Y`, `∂b_2 += Σ δ_Y`, `δ_{A_2} = col2im(δ_Y·W_2ᵀ)`; through the activations
+//! `δ_{Z} = δ_A ⊙ act'(Z)`; `∂W_1 += A_1ᵀ·δ_{Z_2}`, `δ_{A_1} = δ_{Z_2}·W_1ᵀ`; `∂W_0 += P_0ᵀ·δ_{Z_1}`,
+//! `δ_X = col2im(δ_{Z_1}·W_0ᵀ)`, and `∂L/∂x` reads `δ_X` at the input entries (a context column
+//! sums its channel over the pixels). `col2im` is the transpose of `im2col`. The patch
+//! matrices are rebuilt in the backward rather than kept (they are 9× the activations).
+
+mod backward;
+mod config;
+mod layout;
+#[cfg(test)]
+mod tests;
+
+pub use config::ConvNetConfig;
+pub use layout::ConvLayout;
+
+use crate::core::{Error, Float, GradientsMut, Param, ParamMut, Result, Tape};
+use crate::kernels::im2col3;
+use crate::nn::dense::dense;
+use crate::nn::{Activation, Conditioner};
+use ndarray::{Array1, Array2, ArrayView2};
+
+/// Names of the parameters, in order: the weight and bias of each of the three convolutions.
+const NAMES: [(&str, &str); 3] = [("w0", "b0"), ("w1", "b1"), ("w2", "b2")];
+
+/// A convolutional conditioner `3×3 conv → act → 1×1 conv → act → 3×3 conv` (see the
+/// [module docs](self) for the math and the weight layout).
+///
+/// Parameters, in order and by name: `"w0"` `(9·(C + context), hidden)`, `"b0"`, `"w1"`
+/// `(hidden, hidden)`, `"b1"`, `"w2"` `(9·hidden, C_out)`, `"b2"`. A [`ConvLayout`] says how
+/// the input columns become the input image and which output entries are returned, so the same
+/// network serves channel-wise masks (contiguous channels in, the transformed channels' entries
+/// out) and checkerboards (the pass-through pixels in a full image with zeros at the
+/// transformed ones, only the transformed pixels' outputs used); see
+/// [`Coupling::with_conv`](crate::Coupling::with_conv).
+///
+/// ```
+/// use bijectors::nn::{Conditioner, ConvLayout, ConvNetConfig};
+/// use bijectors::ImageShape;
+/// use ndarray::Array2;
+///
+/// let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+/// // 2×4×4 images in, 4×4×4 images out, hidden width 8
+/// let layout = ConvLayout::image(ImageShape::new(2, 4, 4)?, 4, 0)?;
+/// let net = ConvNetConfig::new(8).build::<f64, _>(layout, &mut rng)?;
+/// assert_eq!((net.input_dim(), net.output_dim()), (32, 64));
+/// assert_eq!(net.num_params(), 18 * 8 + 8 + 8 * 8 + 8 + 72 * 4 + 4);
+/// let (out, _) = net.forward(Array2::ones((3, 32)).view(), false)?;
+/// assert!(out.iter().all(|&v| v == 0.0)); // the last convolution starts at zero
+/// # Ok::<(), bijectors::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvNet<F: Float> {
+    layout: ConvLayout,
+    weights: Vec<Array2<F>>,
+    biases: Vec<Array1<F>>,
+    activation: Activation,
+}
+
+/// What a recorded [`ConvNet`] pass keeps: the two hidden activations `A_1`, `A_2` (pixel-major,
+/// `(n·H·W, hidden)`) and, only for an activation whose derivative cannot be read from its
+/// output (a `LeakyRelu` with a negative slope), the pre-activations too.
+///
+/// ```
+/// use bijectors::nn::{Conditioner, ConvLayout, ConvNetConfig, ConvNetTape};
+/// use bijectors::ImageShape;
+///
+/// let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+/// let net = ConvNetConfig::new(5).build::<f32, _>(ConvLayout::image(ImageShape::new(1, 3, 3)?, 2, 0)?, &mut rng)?;
+/// let (_, tape) = net.forward(ndarray::Array2::ones((2, 9)).view(), true)?;
+/// let tape = tape.get::<ConvNetTape<f32>>("ConvNet")?;
+/// assert_eq!(tape.post_activations()[1].dim(), (2 * 9, 5));
+/// # Ok::<(), bijectors::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvNetTape<F> {
+    post: Vec<Array2<F>>,
+    pre: Vec<Array2<F>>,
+}
+
+impl<F> ConvNetTape<F> {
+    /// `A_1` and `A_2`.
+    pub fn post_activations(&self) -> &[Array2<F>] {
+        &self.post
+    }
+
+    /// The pre-activations (empty unless the activation needs them).
+    pub fn pre_activations(&self) -> &[Array2<F>] {
+        &self.pre
+    }
+}
+
+impl<F: Float> ConvNet<F> {
+    /// A network from its layout, the three weights and biases (shapes as in the
+    /// [type docs](ConvNet), all finite) and the hidden activation.
+    pub fn from_parts(
+        layout: ConvLayout,
+        weights: Vec<Array2<F>>,
+        biases: Vec<Array1<F>>,
+        activation: Activation,
+    ) -> Result<Self> {
+        activation.validate()?;
+        if weights.len() != 3 || biases.len() != 3 {
+            return Err(Error::InvalidParameter(format!(
+                "ConvNet has three convolutions, got {} weights and {} biases",
+                weights.len(),
+                biases.len()
+            )));
+        }
+        let hidden = weights[1].nrows();
+        let want = [
+            (9 * layout.input_channels(), hidden),
+            (hidden, hidden),
+            (hidden.saturating_mul(9), layout.out_channels()),
+        ];
+        for (l, ((w, b), shape)) in weights.iter().zip(&biases).zip(want).enumerate() {
+            if w.dim() != shape || b.len() != shape.1 || hidden == 0 {
+                return Err(Error::InvalidParameter(format!(
+                    "ConvNet {}: shape {:?} and {} biases, the layout and hidden width {hidden} need {shape:?}",
+                    NAMES[l].0,
+                    w.dim(),
+                    b.len()
+                )));
+            }
+            let bad = w.iter().chain(b.iter()).position(|v| !v.is_finite());
+            if let Some(p) = bad {
+                return Err(Error::InvalidParameter(format!("ConvNet layer {l}: entry {p} is not finite")));
+            }
+        }
+        Ok(Self { layout, weights, biases, activation })
+    }
+
+    /// The layout.
+    pub fn layout(&self) -> &ConvLayout {
+        &self.layout
+    }
+
+    /// The hidden width (channels of `A_1` and `A_2`).
+    pub fn hidden(&self) -> usize {
+        self.weights[1].nrows()
+    }
+
+    /// The weights `W_0`, `W_1`, `W_2`.
+    pub fn weights(&self) -> &[Array2<F>] {
+        &self.weights
+    }
+
+    /// The biases `b_0`, `b_1`, `b_2`.
+    pub fn biases(&self) -> &[Array1<F>] {
+        &self.biases
+    }
+
+    /// The hidden activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// `conv3×3` of the pixel-major images `x` (`channels` each): `im2col(x)·W_l + b_l`.
+    fn conv3(&self, x: &[F], channels: usize, l: usize) -> Array2<F> {
+        let rows = x.len() / channels;
+        let patches = Array2::from_shape_vec((rows, 9 * channels), im2col3(x, self.layout.grid(), channels))
+            .expect("patch matrix shape");
+        dense(patches.view(), &self.weights[l], &self.biases[l])
+    }
+
+    /// The forward pass on a batch of the right width, keeping the tape when `record`.
+    fn run(&self, x: &ArrayView2<F>, record: bool) -> (Array2<F>, Option<ConvNetTape<F>>) {
+        let keep_pre = record && self.activation.needs_pre_activation();
+        let mut pre = Vec::new();
+        let images = self.layout.scatter_input(x);
+        let mut a1 = self.conv3(&images, self.layout.input_channels(), 0);
+        if keep_pre {
+            pre.push(a1.clone());
+        }
+        self.activation.apply_inplace(&mut a1);
+        let mut a2 = dense(a1.view(), &self.weights[1], &self.biases[1]);
+        if keep_pre {
+            pre.push(a2.clone());
+        }
+        self.activation.apply_inplace(&mut a2);
+        let y = self.conv3(a2.as_slice().expect("standard layout"), self.hidden(), 2);
+        let out = self.layout.gather_output(y.as_slice().expect("standard layout"), x.nrows());
+        (out, record.then(|| ConvNetTape { post: vec![a1, a2], pre }))
+    }
+}
+
+impl<F: Float> Conditioner<F> for ConvNet<F> {
+    fn input_dim(&self) -> usize {
+        self.layout.input_dim()
+    }
+
+    fn output_dim(&self) -> usize {
+        self.layout.output_dim()
+    }
+
+    /// The network on every row; with `record`, the tape is a [`ConvNetTape`]. Errors only on
+    /// a wrong input width.
+    fn forward(&self, x: ArrayView2<F>, record: bool) -> Result<(Array2<F>, Tape)> {
+        if x.ncols() != self.input_dim() {
+            return Err(Error::WidthMismatch { expected: self.input_dim(), got: x.ncols() });
+        }
+        let (out, tape) = self.run(&x, record);
+        Ok((out, tape.map_or_else(Tape::none, Tape::new)))
+    }
+
+    /// See the [module docs](self) for the math; the buffers are found by name (`"w0"` … `"b2"`)
+    /// and a tape that is not a [`ConvNetTape`] of this network on this batch is an
+    /// [`Error::WrongTape`].
+    fn backward(
+        &self,
+        x: ArrayView2<F>,
+        tape: &Tape,
+        grad_out: ArrayView2<F>,
+        grads: GradientsMut<'_, F>,
+    ) -> Result<Array2<F>> {
+        let tape = tape.get::<ConvNetTape<F>>(self.name())?;
+        self.backward_with(&x, tape, &grad_out, grads)
+    }
+
+    fn params(&self) -> Vec<Param<'_, F>> {
+        let layers = self.weights.iter().zip(&self.biases).zip(NAMES);
+        layers
+            .flat_map(|((w, b), (wn, bn))| [Param::new(wn, w.view().into_dyn()), Param::new(bn, b.view().into_dyn())])
+            .collect()
+    }
+
+    fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
+        let layers = self.weights.iter_mut().zip(self.biases.iter_mut()).zip(NAMES);
+        layers
+            .flat_map(|((w, b), (wn, bn))| {
+                [ParamMut::new(wn, w.view_mut().into_dyn()), ParamMut::new(bn, b.view_mut().into_dyn())]
+            })
+            .collect()
+    }
+}
