@@ -1,6 +1,7 @@
 //! Saved forms of the coupling family: `Mask`, the transforms (`Shift`, `BoundedAffine`,
 //! `RationalQuadraticSpline`), the
-//! `Mlp` conditioner and `Coupling` itself, which is saved as `{mask, context_dim, conditioner,
+//! `Mlp` and `ConvNet` conditioners (a `ConvNet` with its `ConvLayout`, rebuilt through
+//! `ConvLayout::new`, so a hostile layout is refused like a built one) and `Coupling` itself, which is saved as `{mask, context_dim, conditioner,
 //! transform}` for any conditioner and transform that can be saved, and rebuilt through its
 //! constructor (so the conditioner's widths are checked against the mask again).
 
@@ -8,7 +9,7 @@ use super::refuse;
 use super::tensor::{Tensor, TensorRef};
 use crate::core::Float;
 use crate::layers::{BoundedAffine, Coupling, CouplingTransform, Mask, RationalQuadraticSpline, ScaleBound};
-use crate::nn::{Activation, Conditioner, Mlp};
+use crate::nn::{Activation, Conditioner, ConvLayout, ConvNet, Mlp};
 use ndarray::{Ix1, Ix2};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -142,5 +143,70 @@ where
             Some(c) => Coupling::conditional(f.mask, f.conditioner, f.transform, c),
         }
         .map_err(refuse("Coupling"))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "ConvLayout", deny_unknown_fields)]
+struct ConvLayoutForm<E> {
+    height: usize,
+    width: usize,
+    in_channels: usize,
+    inputs: E,
+    context_dim: usize,
+    out_channels: usize,
+    outputs: E,
+}
+
+impl Serialize for ConvLayout {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ConvLayoutForm {
+            height: self.height(),
+            width: self.width(),
+            in_channels: self.in_channels(),
+            inputs: self.inputs(),
+            context_dim: self.context_dim(),
+            out_channels: self.out_channels(),
+            outputs: self.outputs(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConvLayout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = ConvLayoutForm::<Vec<(usize, usize, usize)>>::deserialize(d)?;
+        ConvLayout::new(f.height, f.width, f.in_channels, f.inputs, f.context_dim, f.out_channels, f.outputs)
+            .map_err(refuse("ConvLayout"))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "ConvNet", deny_unknown_fields)]
+struct ConvNetForm<L, W, B> {
+    layout: L,
+    activation: Activation,
+    weights: Vec<W>,
+    biases: Vec<B>,
+}
+
+impl<F: Float> Serialize for ConvNet<F> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ConvNetForm {
+            layout: self.layout(),
+            activation: self.activation(),
+            weights: self.weights().iter().map(TensorRef).collect(),
+            biases: self.biases().iter().map(TensorRef).collect(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de, F: Float> Deserialize<'de> for ConvNet<F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = ConvNetForm::<ConvLayout, Tensor<F, Ix2>, Tensor<F, Ix1>>::deserialize(d)?;
+        let weights = f.weights.into_iter().map(|w| w.0).collect();
+        let biases = f.biases.into_iter().map(|b| b.0).collect();
+        ConvNet::from_parts(f.layout, weights, biases, f.activation).map_err(refuse("ConvNet"))
     }
 }

@@ -15,6 +15,7 @@ use crate::layers::{
     Logit, MaskedAutoregressive, Permutation, RationalQuadraticSpline, Shift, Sigmoid, Softplus,
     SplineCoupling, Squeeze, Tanh,
 };
+use crate::nn::ConvNet;
 use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -63,7 +64,7 @@ impl<F: Float> Registry<F> {
     /// The built-in layers (and their inverses).
     fn with_builtins() -> Self {
         let mut r = Self { by_type: HashMap::new(), by_kind: HashMap::new() };
-        let builtins: [fn(&mut Self) -> Result<()>; 18] = [
+        let builtins: [fn(&mut Self) -> Result<()>; 21] = [
             |r| r.add_with_inverse::<Affine<F>>("Affine"),
             |r| r.add_with_inverse::<ActNorm<F>>("ActNorm"),
             |r| r.add_with_inverse::<Permutation>("Permutation"),
@@ -78,6 +79,9 @@ impl<F: Float> Registry<F> {
             |r| r.add_with_inverse::<AffineCoupling<F>>("AffineCoupling"),
             |r| r.add_with_inverse::<AdditiveCoupling<F>>("AdditiveCoupling"),
             |r| r.add_with_inverse::<SplineCoupling<F>>("SplineCoupling"),
+            |r| r.add_with_inverse::<AffineCoupling<F, ConvNet<F>>>("ConvAffineCoupling"),
+            |r| r.add_with_inverse::<AdditiveCoupling<F, ConvNet<F>>>("ConvAdditiveCoupling"),
+            |r| r.add_with_inverse::<SplineCoupling<F, ConvNet<F>>>("ConvSplineCoupling"),
             |r| r.add_with_inverse::<MaskedAutoregressive<F, BoundedAffine>>("MaskedAffineAutoregressive"),
             |r| r.add_with_inverse::<MaskedAutoregressive<F, Shift>>("MaskedAdditiveAutoregressive"),
             |r| {

@@ -89,7 +89,8 @@ mod tests {
                     for kx in 0..3 {
                         let (sh, sw) = (h + ky - 1, w + kx - 1);
                         if (0..hh).contains(&sh) && (0..ww).contains(&sw) {
-                            out[(h * ww + w) as usize] += k[(3 * ky + kx) as usize] * x[(sh * ww + sw) as usize];
+                            out[(h * ww + w) as usize] +=
+                                k[(3 * ky + kx) as usize] * x[(sh * ww + sw) as usize];
                         }
                     }
                 }

@@ -3,14 +3,17 @@
 //! the constructor is written once with the scalar type `F` (an alias the macro sets to `f32`
 //! and `f64` in turn), may use `?` and may draw random structure from `rng` (seeded the same for
 //! both builds). Parameters start where the constructor puts them; the suites randomise them.
+//! `ZOO_ONLY=name` in the environment keeps only the cases whose name contains `name` (to time
+//! or debug one case).
 
 use super::cond::CondScale;
+use bijectors::nn::ConvNetConfig;
 use bijectors::testing::{Domain, Spec};
 use bijectors::{
     chain, ActNorm, Activation, AdditiveCoupling, Affine, AffineCoupling, Bijector, BoundedAffine, Chain,
     Coupling, Exp, Float, ImageShape, Invert, Invertible1x1Conv, Logit, Mask, MaskedAutoregressive, Order,
-    Permutation, RationalQuadraticSpline, Result, ScaleBound, Sigmoid, Softplus, SplineCoupling, Squeeze,
-    Tanh,
+    Permutation, RationalQuadraticSpline, Result, ScaleBound, Shift, Sigmoid, Softplus, SplineCoupling,
+    Squeeze, Tanh,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -99,7 +102,8 @@ fn affine<F: Float>(
 #[rustfmt::skip]
 pub fn zoo() -> Vec<Case> {
     use Domain::*;
-    vec![
+    let only = std::env::var("ZOO_ONLY").ok();
+    let all = vec![
         case!("affine", |rng| Affine::<F>::identity(3)?, Real, 3, None, true),
         case!("affine_scalar", |rng| Affine::<F>::scalar(0.0, 0.0)?, Real, 4, None, true),
         case!("invert_affine", |rng| Invert::new(Affine::<F>::identity(3)?), Real, 3, None, true),
@@ -164,6 +168,20 @@ pub fn zoo() -> Vec<Case> {
             let mix = Invertible1x1Conv::<F>::lu_random(squeeze.output_shape(), rng)?;
             chain![squeeze.clone(), mix, Invert::new(squeeze)]?
         }, Real, 32, None, true),
+        // Image couplings with the conv conditioner (hidden width 4): checkerboard, channel-wise
+        // with context, a spline on channels, and a Glow step.
+        case!("conv_affine_checkerboard", |rng| Coupling::with_conv(ImageShape::new(2, 4, 4)?, Mask::checkerboard(ImageShape::new(2, 4, 4)?, 0)?, BoundedAffine::new(ScaleBound::SigmoidGlow)?, 0, &ConvNetConfig::new(4).activation(Activation::Tanh), rng)?, Real, 32, None, true),
+        case!("conv_additive_channels_context_relu", |rng| Coupling::with_conv(ImageShape::new(2, 4, 4)?, Mask::channel_wise(ImageShape::new(2, 4, 4)?, false)?, Shift, 2, &ConvNetConfig::new(4), rng)?, Real, 32, Some(2), false),
+        case!("conv_affine_channels_3x4x4", |rng| Coupling::with_conv(ImageShape::new(3, 4, 4)?, Mask::channel_wise(ImageShape::new(3, 4, 4)?, true)?, BoundedAffine::new(ScaleBound::SoftClamp(2.0))?, 0, &ConvNetConfig::new(3).activation(Activation::Softplus), rng)?, Real, 48, None, true),
+        case!("conv_spline_checkerboard_context", |rng| Coupling::with_conv(ImageShape::new(1, 4, 4)?, Mask::checkerboard(ImageShape::new(1, 4, 4)?, 1)?, RationalQuadraticSpline::new(3, 3.0)?, 1, &ConvNetConfig::new(3).activation(Activation::Softplus), rng)?, Real, 16, Some(1), true, 1.0 / 3.0),
+        case!("glow_step", |rng| {
+            let shape = ImageShape::new(4, 2, 2)?;
+            chain![
+                ActNorm::<F>::new(shape)?,
+                Invertible1x1Conv::<F>::lu_random(shape, rng)?,
+                Coupling::with_conv(shape, Mask::channel_wise(shape, true)?, BoundedAffine::new(ScaleBound::SigmoidGlow)?, 1, &ConvNetConfig::new(4).activation(Activation::Tanh), rng)?,
+            ]?
+        }, Real, 16, Some(1), true),
         case!("conv1x1_vector", |rng| Invertible1x1Conv::<F>::lu_random(ImageShape::vector(5)?, rng)?, Real, 5, None, true),
         case!("mixed_chain", |rng| chain![
             ActNorm::<F>::vector(4)?,
@@ -180,5 +198,6 @@ pub fn zoo() -> Vec<Case> {
             Invertible1x1Conv::<F>::lu_random(ImageShape::vector(4)?, rng)?,
             AdditiveCoupling::<F>::with_mlp_context(Mask::second_half(4)?, 2, &[8], Activation::Softplus, rng)?,
         ]?, Real, 4, Some(2), true),
-    ]
+    ];
+    all.into_iter().filter(|c| only.as_deref().is_none_or(|o| c.name.contains(o))).collect()
 }

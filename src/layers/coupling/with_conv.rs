@@ -155,8 +155,9 @@ mod tests {
         let shape = ImageShape::new(2, 4, 4).unwrap();
         for mask in [Mask::checkerboard(shape, 0).unwrap(), Mask::channel_wise(shape, false).unwrap()] {
             let config = ConvNetConfig::new(6).activation(Activation::Tanh);
-            let mut layer = Coupling::with_conv(shape, mask.clone(), BoundedAffine::default(), 0, &config, &mut rng)
-                .unwrap();
+            let mut layer =
+                Coupling::with_conv(shape, mask.clone(), BoundedAffine::default(), 0, &config, &mut rng)
+                    .unwrap();
             randomize(&mut layer, 0.4, &mut rng);
             let x: Array2<f64> = normal(1, 32, &mut rng);
             let y = layer.forward(x.view()).unwrap();
@@ -168,7 +169,11 @@ mod tests {
             let mut xp = x.clone();
             xp[[0, p]] += 0.5;
             let d = &layer.forward(xp.view()).unwrap() - &y;
-            assert!(mask.pass_through().iter().all(|&j| if j == p { (d[[0, j]] - 0.5).abs() < 1e-12 } else { d[[0, j]] == 0.0 }));
+            assert!(mask.pass_through().iter().all(|&j| if j == p {
+                (d[[0, j]] - 0.5).abs() < 1e-12
+            } else {
+                d[[0, j]] == 0.0
+            }));
             assert!(mask.transformed().iter().any(|&j| d[[0, j]] != 0.0));
         }
     }
@@ -209,11 +214,13 @@ mod tests {
                     let c = (ctx > 0).then_some(&c);
                     let config = ConvNetConfig::new(3).activation(Activation::Softplus);
                     let bound = BoundedAffine::new(ScaleBound::SoftClamp(2.0)).unwrap();
-                    let mut affine = Coupling::with_conv(shape, mask.clone(), bound, ctx, &config, &mut rng).unwrap();
+                    let mut affine =
+                        Coupling::with_conv(shape, mask.clone(), bound, ctx, &config, &mut rng).unwrap();
                     randomize(&mut affine, 0.4, &mut rng);
                     check_gradients(&mut affine, &x, c, direction, 30 + i as u64);
                     let config = config.activation(Activation::Tanh);
-                    let mut add = Coupling::with_conv(shape, mask.clone(), Shift, ctx, &config, &mut rng).unwrap();
+                    let mut add =
+                        Coupling::with_conv(shape, mask.clone(), Shift, ctx, &config, &mut rng).unwrap();
                     randomize(&mut add, 0.4, &mut rng);
                     check_gradients(&mut add, &x, c, direction, 40 + i as u64);
                 }

@@ -53,10 +53,20 @@ impl ConvLayout {
     /// `out_channels × H × W` image.
     pub fn image(input: ImageShape, out_channels: usize, context_dim: usize) -> Result<Self> {
         let all = |c: usize| {
-            (0..c).flat_map(move |c| (0..input.height()).flat_map(move |h| (0..input.width()).map(move |w| (c, h, w))))
+            (0..c).flat_map(move |c| {
+                (0..input.height()).flat_map(move |h| (0..input.width()).map(move |w| (c, h, w)))
+            })
         };
         let outputs = all(out_channels).collect();
-        Self::new(input.height(), input.width(), input.channels(), all(input.channels()).collect(), context_dim, out_channels, outputs)
+        Self::new(
+            input.height(),
+            input.width(),
+            input.channels(),
+            all(input.channels()).collect(),
+            context_dim,
+            out_channels,
+            outputs,
+        )
     }
 
     /// A layout from its entries (see the [type docs](ConvLayout)): every `(c, h, w)` inside its
@@ -228,7 +238,9 @@ fn offsets(
     sorted.sort_unstable();
     if let Some(pair) = sorted.windows(2).find(|p| p[0].0 == p[1].0) {
         let (c, h, w) = entries[pair[1].1];
-        return Err(Error::InvalidParameter(format!("ConvLayout: {what} entry ({c}, {h}, {w}) is listed twice")));
+        return Err(Error::InvalidParameter(format!(
+            "ConvLayout: {what} entry ({c}, {h}, {w}) is listed twice"
+        )));
     }
     Ok(at)
 }
@@ -241,7 +253,8 @@ mod tests {
     #[test]
     fn columns_land_on_their_pixels_and_back() {
         // 1 image channel + 1 context channel on a 1×2 grid; columns read (0,0,1) then (0,0,0)
-        let layout = ConvLayout::new(1, 2, 1, vec![(0, 0, 1), (0, 0, 0)], 1, 2, vec![(1, 0, 0), (0, 0, 1)]).unwrap();
+        let layout =
+            ConvLayout::new(1, 2, 1, vec![(0, 0, 1), (0, 0, 0)], 1, 2, vec![(1, 0, 0), (0, 0, 1)]).unwrap();
         let x = array![[1.0_f64, 2.0, 7.0], [3.0, 4.0, -1.0]];
         // pixel-major: [pixel 0: (x, ctx), pixel 1: (x, ctx)]
         assert_eq!(layout.scatter_input(&x.view()), vec![2.0, 7.0, 1.0, 7.0, 4.0, -1.0, 3.0, -1.0]);

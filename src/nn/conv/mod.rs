@@ -239,7 +239,9 @@ impl<F: Float> Conditioner<F> for ConvNet<F> {
     fn params(&self) -> Vec<Param<'_, F>> {
         let layers = self.weights.iter().zip(&self.biases).zip(NAMES);
         layers
-            .flat_map(|((w, b), (wn, bn))| [Param::new(wn, w.view().into_dyn()), Param::new(bn, b.view().into_dyn())])
+            .flat_map(|((w, b), (wn, bn))| {
+                [Param::new(wn, w.view().into_dyn()), Param::new(bn, b.view().into_dyn())]
+            })
             .collect()
     }
 

@@ -63,7 +63,12 @@ fn matches_a_direct_nchw_convolution_stack() {
 fn a_1x1_image_is_a_dense_network() {
     // on a single pixel only the centre taps see data: the net is an Mlp with those rows
     let mut rng = StdRng::seed_from_u64(6);
-    let net = random_net(ConvLayout::image(ImageShape::vector(3).unwrap(), 2, 1).unwrap(), 4, Activation::Elu, &mut rng);
+    let net = random_net(
+        ConvLayout::image(ImageShape::vector(3).unwrap(), 2, 1).unwrap(),
+        4,
+        Activation::Elu,
+        &mut rng,
+    );
     let centre = |w: &Array2<f64>, c: usize| w.slice(ndarray::s![4 * c..5 * c, ..]).to_owned();
     let mlp = Mlp::from_layers(
         vec![centre(&net.weights()[0], 4), net.weights()[1].clone(), centre(&net.weights()[2], 4)],
@@ -132,6 +137,8 @@ fn bad_arguments_are_errors() {
     let mut nan = w.clone();
     nan[1][[0, 0]] = f64::NAN;
     assert!(ConvNet::from_parts(layout.clone(), nan, b.clone(), Activation::Relu).is_err());
-    assert!(ConvNet::from_parts(layout.clone(), w.clone(), b.clone(), Activation::LeakyRelu(f64::NAN)).is_err());
+    assert!(
+        ConvNet::from_parts(layout.clone(), w.clone(), b.clone(), Activation::LeakyRelu(f64::NAN)).is_err()
+    );
     assert_eq!(ConvNet::from_parts(layout, w, b, Activation::Relu).unwrap(), net);
 }
