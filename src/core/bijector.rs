@@ -5,6 +5,7 @@ use crate::core::checked;
 use crate::core::direction::Direction;
 use crate::core::error::{Error, Result};
 use crate::core::float::Float;
+use crate::core::image::ImageShape;
 use crate::core::params::{Gradients, GradientsMut, Param, ParamMut};
 use crate::core::pass::{Cotangents, InputGrads, Pass, PassArgs, PassRecord, Recorded};
 use crate::core::tape::short_type_name;
@@ -62,6 +63,16 @@ pub trait Bijector<F: Float>: Any + Send + Sync {
 
     /// The context width of a conditional bijector; `None` (the default) if it takes no context.
     fn context_dim(&self) -> Option<usize> {
+        None
+    }
+
+    /// The image shapes `(input, output)` of the forward map, for a layer that reads its rows as
+    /// images (an image [`ActNorm`](crate::ActNorm), a 1x1 convolution, a [`Squeeze`](crate::Squeeze),
+    /// a coupling with a conv conditioner); `None` (the default) for a layer that does not care
+    /// how a row is read (elementwise maps, permutations, dense couplings, vector shapes
+    /// `C×1×1`). A [`Chain`](crate::Chain) refuses a layer whose input shape is not the output
+    /// shape of the image layers before it.
+    fn image_shapes(&self) -> Option<(ImageShape, ImageShape)> {
         None
     }
 
@@ -244,6 +255,9 @@ impl<F: Float, B: Bijector<F> + ?Sized> Bijector<F> for Box<B> {
     }
     fn context_dim(&self) -> Option<usize> {
         (**self).context_dim()
+    }
+    fn image_shapes(&self) -> Option<(ImageShape, ImageShape)> {
+        (**self).image_shapes()
     }
     fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
         (**self).pass(args)

@@ -104,6 +104,19 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// A layer of a [`Chain`](crate::Chain) reads its rows as images of another shape than the
+    /// image layers before it produce (e.g. an `ActNorm` for `1×4×4` after a squeeze to
+    /// `4×2×2`): the pixels would be silently mixed.
+    ImageShapeMismatch {
+        /// Position of the refused layer in the chain.
+        layer: usize,
+        /// Its name.
+        name: &'static str,
+        /// The shape the layers before it produce.
+        expected: crate::ImageShape,
+        /// The shape it reads.
+        got: crate::ImageShape,
+    },
     /// A saved model could not be written or read back: a truncated or corrupt file, another
     /// format version or element type, or contents a constructor refuses (the message says
     /// which). Always available; produced by the `bijectors::io` functions of the `serde` feature.
@@ -152,6 +165,10 @@ impl fmt::Display for Error {
             Error::InvalidContext(msg) => write!(f, "invalid context: {msg}"),
             Error::WrongTape { layer, reason } => write!(f, "{layer} backward: wrong tape: {reason}"),
             Error::BadLayerOutput { layer, reason } => write!(f, "{layer} returned a bad result: {reason}"),
+            Error::ImageShapeMismatch { layer, name, expected, got } => write!(
+                f,
+                "layer {layer} ({name}) reads {got} images, the image layers before it produce {expected}"
+            ),
             Error::Load(msg) => write!(f, "saved model: {msg}"),
             Error::Unsupported { operation } => {
                 write!(f, "{operation} is not implemented by this bijector")

@@ -14,12 +14,21 @@ use crate::core::error::{Error, Result};
 /// assert!(ImageShape::new(0, 8, 8).is_err());
 /// assert!(ImageShape::new(usize::MAX, 2, 1).is_err()); // C·H·W would overflow
 /// assert_eq!((s.channels(), s.height(), s.width()), (3, 8, 8));
+/// assert_eq!(s.to_string(), "3×8×8");
+/// assert!(ImageShape::vector(4).unwrap().is_vector());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ImageShape {
     channels: usize,
     height: usize,
     width: usize,
+}
+
+/// `C×H×W`, e.g. `3×8×8`.
+impl std::fmt::Display for ImageShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}×{}×{}", self.channels, self.height, self.width)
+    }
 }
 
 impl ImageShape {
@@ -57,6 +66,11 @@ impl ImageShape {
     /// A plain vector of width `c`, seen as `c` channels of a 1×1 image.
     pub fn vector(c: usize) -> Result<Self> {
         Self::new(c, 1, 1)
+    }
+
+    /// Whether the shape is a plain vector, `C×1×1`.
+    pub fn is_vector(&self) -> bool {
+        self.height == 1 && self.width == 1
     }
 
     /// Number of pixels per channel, `H·W`.

@@ -232,6 +232,11 @@ impl<F: Float> Bijector<F> for ActNorm<F> {
         Some(self.shape.dim())
     }
 
+    /// `(shape, shape)` for an image; `None` for a vector shape `C×1×1`, which reads any row.
+    fn image_shapes(&self) -> Option<(crate::ImageShape, crate::ImageShape)> {
+        (!self.shape.is_vector()).then_some((self.shape, self.shape))
+    }
+
     fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
         let sign = args.direction.sign::<F>();
         let b = self.per_column(|c| self.bias[c]);

@@ -16,8 +16,8 @@
 use crate::core::params::{prefix_all, prefix_all_mut};
 use crate::core::tape::Tape;
 use crate::core::{
-    Bijector, Cotangents, Direction, Error, Float, GradientsMut, InputGrads, Param, ParamMut, Pass, PassArgs,
-    PassRecord, Result,
+    Bijector, Cotangents, Direction, Error, Float, GradientsMut, ImageShape, InputGrads, Param, ParamMut,
+    Pass, PassArgs, PassRecord, Result,
 };
 use ndarray::{Array1, Array2, ArrayView2};
 use std::any::Any;
@@ -48,6 +48,8 @@ pub struct Chain<F: Float> {
     layers: Vec<Box<dyn Bijector<F>>>,
     dim: Option<usize>,
     context_dim: Option<usize>,
+    /// The input shape of the first image layer and the output shape of the last.
+    images: Option<(ImageShape, ImageShape)>,
 }
 
 /// The layers by name, and the widths: `Chain { layers: ["Affine", "Exp"], dim: Some(2), .. }`.
@@ -100,7 +102,7 @@ impl<F: Float> Chain<F> {
     /// The empty chain (the identity); add layers with [`push`](Chain::push) or
     /// [`then`](Chain::then), or build it with [`chain!`](crate::chain).
     pub fn new() -> Self {
-        Self { layers: Vec::new(), dim: None, context_dim: None }
+        Self { layers: Vec::new(), dim: None, context_dim: None, images: None }
     }
 
     /// A chain of already boxed layers; consecutive layers with a fixed width (or context width)
@@ -134,8 +136,21 @@ impl<F: Float> Chain<F> {
                 self.layers.len()
             ))
         })?;
+        let images = match (self.images, layer.image_shapes()) {
+            (Some((_, expected)), Some((got, _))) if got != expected => {
+                return Err(Error::ImageShapeMismatch {
+                    layer: self.layers.len(),
+                    name: layer.name(),
+                    expected,
+                    got,
+                });
+            }
+            (Some((first, _)), Some((_, out))) => Some((first, out)),
+            (images, None) | (None, images) => images,
+        };
         self.dim = dim;
         self.context_dim = context_dim;
+        self.images = images;
         self.layers.push(layer);
         Ok(())
     }
@@ -208,6 +223,12 @@ impl<F: Float> Bijector<F> for Chain<F> {
 
     fn context_dim(&self) -> Option<usize> {
         self.context_dim
+    }
+
+    /// The input shape of the first image layer and the output shape of the last (layers that
+    /// do not read rows as images pass the shape along).
+    fn image_shapes(&self) -> Option<(ImageShape, ImageShape)> {
+        self.images
     }
 
     fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
@@ -283,5 +304,73 @@ impl<F: Float> Bijector<F> for Chain<F> {
             .enumerate()
             .flat_map(|(i, l)| prefix_all_mut(&i.to_string(), l.params_mut()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::coupling::{Coupling, Mask, Shift};
+    use crate::nn::ConvNetConfig;
+    use crate::{chain, ActNorm, Affine, Invert, Invertible1x1Conv, Squeeze};
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    fn shape(c: usize, h: usize, w: usize) -> ImageShape {
+        ImageShape::new(c, h, w).unwrap()
+    }
+
+    #[test]
+    fn image_layers_must_read_the_shape_the_layers_before_produce() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let squeeze = Squeeze::new(shape(1, 4, 4)).unwrap();
+        // squeeze to 4×2×2, mix its channels, unsqueeze: the shapes follow each other
+        let ok: Chain<f64> = chain![
+            ActNorm::new(shape(1, 4, 4)).unwrap(),
+            squeeze.clone(),
+            Affine::identity(16).unwrap(), // shape-agnostic: passes 4×2×2 along
+            Invertible1x1Conv::lu_random(shape(4, 2, 2), &mut rng).unwrap(),
+            ActNorm::vector(16).unwrap(), // a vector shape reads any row
+            Invert::new(squeeze.clone()),
+        ]
+        .unwrap();
+        assert_eq!(ok.image_shapes(), Some((shape(1, 4, 4), shape(1, 4, 4))));
+        // the same width read as 1×4×4 after the squeeze mixes pixels: refused, naming the layer
+        let err = chain![
+            squeeze.clone(),
+            Affine::<f64>::identity(16).unwrap(),
+            ActNorm::new(shape(1, 4, 4)).unwrap()
+        ]
+        .unwrap_err();
+        assert_eq!(
+            err,
+            Error::ImageShapeMismatch {
+                layer: 2,
+                name: "ActNorm",
+                expected: shape(4, 2, 2),
+                got: shape(1, 4, 4)
+            }
+        );
+        assert!(err.to_string().contains("reads 1×4×4 images, the image layers before it produce 4×2×2"));
+        // a conv coupling of 2×4×4 after a squeeze of 2×4×4; and a nested chain's shapes count
+        let conv = |s: ImageShape, rng: &mut StdRng| {
+            Coupling::<f64, _, _>::with_conv(
+                s,
+                Mask::checkerboard(s, 0).unwrap(),
+                Shift,
+                0,
+                &ConvNetConfig::new(2),
+                rng,
+            )
+            .unwrap()
+        };
+        assert_eq!(conv(shape(2, 4, 4), &mut rng).image_shapes(), Some((shape(2, 4, 4), shape(2, 4, 4))));
+        let squeeze2 = Squeeze::new(shape(2, 4, 4)).unwrap();
+        assert!(chain![squeeze2.clone(), conv(shape(2, 4, 4), &mut rng)].is_err());
+        assert!(chain![squeeze2.clone(), conv(shape(8, 2, 2), &mut rng)].is_ok());
+        let inner: Chain<f64> = chain![squeeze2.clone(), conv(shape(8, 2, 2), &mut rng)].unwrap();
+        assert!(chain![inner, conv(shape(2, 4, 4), &mut rng)].is_err());
+        let inner: Chain<f64> = chain![squeeze2.clone(), conv(shape(8, 2, 2), &mut rng)].unwrap();
+        assert!(chain![inner, Invert::new(squeeze2), conv(shape(2, 4, 4), &mut rng)].is_ok());
     }
 }

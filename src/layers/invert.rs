@@ -63,6 +63,10 @@ impl<F: Float, B: Bijector<F>> Bijector<F> for Invert<F, B> {
     fn context_dim(&self) -> Option<usize> {
         self.inner.context_dim()
     }
+    /// The inner layer's shapes, swapped.
+    fn image_shapes(&self) -> Option<(crate::ImageShape, crate::ImageShape)> {
+        self.inner.image_shapes().map(|(input, output)| (output, input))
+    }
     fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
         self.inner.pass(args.flipped())
     }

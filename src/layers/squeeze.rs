@@ -101,6 +101,10 @@ impl<F: Float> Bijector<F> for Squeeze {
         Some(self.input.dim())
     }
 
+    fn image_shapes(&self) -> Option<(ImageShape, ImageShape)> {
+        Some((self.input_shape(), self.output_shape()))
+    }
+
     fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
         self.perm.pass(args)
     }

@@ -78,6 +78,13 @@ pub trait Conditioner<F: Float>: Any + Send + Sync {
         self.params().iter().map(|p| p.value.len()).sum()
     }
 
+    /// The image grid `(height, width)` a convolutional conditioner computes on, so that its
+    /// coupling can report its [`image_shapes`](crate::Bijector::image_shapes); `None` (the
+    /// default) for a conditioner that does not read images.
+    fn image_grid(&self) -> Option<(usize, usize)> {
+        None
+    }
+
     /// A short name for messages.
     fn name(&self) -> &'static str {
         short_type_name(std::any::type_name::<Self>())
@@ -108,6 +115,9 @@ impl<F: Float, C: Conditioner<F> + ?Sized> Conditioner<F> for Box<C> {
     }
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
         (**self).params_mut()
+    }
+    fn image_grid(&self) -> Option<(usize, usize)> {
+        (**self).image_grid()
     }
     fn name(&self) -> &'static str {
         (**self).name()

@@ -266,6 +266,11 @@ impl<F: Float> Bijector<F> for Invertible1x1Conv<F> {
         Some(self.shape.dim())
     }
 
+    /// `(shape, shape)` for an image; `None` for a vector shape `C×1×1`, which reads any row.
+    fn image_shapes(&self) -> Option<(crate::ImageShape, crate::ImageShape)> {
+        (!self.shape.is_vector()).then_some((self.shape, self.shape))
+    }
+
     fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
         let (a, logabs) = self.matrix(args.direction)?;
         let output = mix(self.shape, a.view(), args.input);

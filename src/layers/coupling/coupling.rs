@@ -256,6 +256,16 @@ impl<F: Float, C: Conditioner<F>, T: CouplingTransform<F>> Bijector<F> for Coupl
         self.context_dim
     }
 
+    /// `(shape, shape)` when the conditioner computes on an `H×W` grid (a [`ConvNet`](crate::nn::ConvNet)):
+    /// the row is read as `D/(H·W)` channels of it.
+    fn image_shapes(&self) -> Option<(crate::ImageShape, crate::ImageShape)> {
+        let (h, w) = self.conditioner.image_grid()?;
+        let d = self.mask.dim();
+        let pixels = h.checked_mul(w).filter(|&p| p > 0 && d % p == 0)?;
+        let shape = crate::ImageShape::new(d / pixels, h, w).ok()?;
+        (!shape.is_vector()).then_some((shape, shape))
+    }
+
     fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
         let n = args.input.nrows();
         let v = self.conditioner_input(&args.input, args.context)?;

@@ -236,6 +236,10 @@ impl<F: Float> Conditioner<F> for ConvNet<F> {
         self.backward_with(&x, tape, &grad_out, grads)
     }
 
+    fn image_grid(&self) -> Option<(usize, usize)> {
+        Some((self.layout.height(), self.layout.width()))
+    }
+
     fn params(&self) -> Vec<Param<'_, F>> {
         let layers = self.weights.iter().zip(&self.biases).zip(NAMES);
         layers
