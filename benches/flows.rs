@@ -4,7 +4,11 @@
 //! into the record format of the PyTorch / JAX references for a side-by-side table.
 
 use bijectors::train::{Adam, Optimizer};
-use bijectors::{presets, Bijector, Chain, Float, Flow, ImageShape, Invertible1x1Conv, StandardNormal};
+use bijectors::nn::ConvNetConfig;
+use bijectors::{
+    chain, presets, ActNorm, Bijector, BoundedAffine, Chain, Coupling, Float, Flow, ImageShape, Invert,
+    Invertible1x1Conv, Mask, ScaleBound, StandardNormal,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ndarray::Array2;
 use rand::rngs::StdRng;
@@ -105,6 +109,47 @@ fn inv1x1(c: &mut Criterion) {
     group.finish();
 }
 
+/// The `glow_step` workload: ActNorm → LU 1x1 conv → affine coupling split by channels with the
+/// conv conditioner (hidden 128, ReLU, tanh scales), in the references' direction: their forward
+/// (data → base) is this chain's forward, so the flow's density direction runs it through `Invert`.
+fn glow_step(c: &mut Criterion) {
+    for (n, ch) in [(16, 48), (64, 12)] {
+        let (h, w) = (16, 16);
+        let shape = ImageShape::new(ch, h, w).unwrap();
+        let d = shape.dim();
+        let mut rng = StdRng::seed_from_u64(0);
+        let x = Array2::from_shape_simple_fn((n, d), || f32::standard_normal(&mut rng));
+        let mut actnorm = ActNorm::<f32>::new(shape).unwrap();
+        actnorm.initialize_forward(x.view()).unwrap();
+        let coupling = Coupling::with_conv(
+            shape,
+            Mask::channel_wise(shape, true).unwrap(),
+            BoundedAffine::new(ScaleBound::Tanh).unwrap(),
+            0,
+            &ConvNetConfig::new(128),
+            &mut rng,
+        )
+        .unwrap();
+        let inv1x1 = Invertible1x1Conv::<f32>::lu_random(shape, &mut rng).unwrap();
+        let step = chain![actnorm, inv1x1, coupling].unwrap();
+        let mut flow = Flow::new(StandardNormal::new(d).unwrap(), Invert::new(step)).unwrap();
+        let dims = [n, ch, h, w];
+        let mut group = c.benchmark_group("glow_step");
+        group.bench_function(id("fwd_logdet", &dims), |b| {
+            b.iter(|| flow.bijector().inner().forward_and_log_det(black_box(x.view())).unwrap())
+        });
+        let mut adam = Adam::<f32>::new(1e-3).unwrap();
+        let mut grads = flow.zero_grads();
+        group.bench_function(id("train_step", &dims), |b| {
+            b.iter(|| {
+                flow.nll_and_grad(black_box(x.view()), &mut grads).unwrap();
+                adam.step(&mut flow.params_mut(), &grads).unwrap();
+            })
+        });
+        group.finish();
+    }
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -112,5 +157,5 @@ fn config() -> Criterion {
         .sample_size(30)
 }
 
-criterion_group! { name = benches; config = config(); targets = moons, tabular64, stacks, inv1x1 }
+criterion_group! { name = benches; config = config(); targets = moons, tabular64, stacks, inv1x1, glow_step }
 criterion_main!(benches);

@@ -312,7 +312,7 @@ mod tests {
     use super::*;
     use crate::layers::coupling::{Coupling, Mask, Shift};
     use crate::nn::ConvNetConfig;
-    use crate::{chain, ActNorm, Affine, Invert, Invertible1x1Conv, Squeeze};
+    use crate::{ActNorm, Affine, Invert, Invertible1x1Conv, Squeeze};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 

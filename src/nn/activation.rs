@@ -1,7 +1,7 @@
 //! [`Activation`]: the elementwise nonlinearities of the hidden layers.
 
 use crate::core::{Error, Float, Result};
-use ndarray::{Array2, Zip};
+use ndarray::{Array2, ArrayRef2, Zip};
 
 /// Elementwise nonlinearity applied after every hidden layer of an [`Mlp`](crate::nn::Mlp).
 ///
@@ -121,7 +121,7 @@ impl Activation {
     /// exactly when `z > 0`), `Tanh`
     /// `1 − a²`, `Elu` `a + 1` for `a < 0`, `Softplus` `σ(z) = 1 − e^{−a} = −expm1(−a)`.
     /// Not valid when [`needs_pre_activation`](Activation::needs_pre_activation).
-    pub(crate) fn mul_derivative_from_output<F: Float>(&self, delta: &mut Array2<F>, a: &Array2<F>) {
+    pub(crate) fn mul_derivative_from_output<F: Float>(&self, delta: &mut Array2<F>, a: &ArrayRef2<F>) {
         let zip = Zip::from(delta).and(a);
         match *self {
             // Branch-free selects with an unconditional store, so that the loops vectorise.
@@ -139,7 +139,7 @@ impl Activation {
     }
 
     /// Multiplies every entry of `delta` by `act'(z)` for the pre-activations `z` (same shape).
-    pub(crate) fn mul_derivative_from_input<F: Float>(&self, delta: &mut Array2<F>, z: &Array2<F>) {
+    pub(crate) fn mul_derivative_from_input<F: Float>(&self, delta: &mut Array2<F>, z: &ArrayRef2<F>) {
         Zip::from(delta).and(z).for_each(|d, &z| *d *= self.derivative(z));
     }
 

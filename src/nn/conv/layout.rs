@@ -150,7 +150,7 @@ impl ConvLayout {
     }
 
     /// The pixel-major input images `(n·H·W, C + context)` of a batch `(n, input_dim)`.
-    pub(crate) fn scatter_input<F: Float>(&self, x: &ArrayView2<F>) -> Vec<F> {
+    pub(crate) fn scatter_input<F: Float>(&self, x: &ArrayView2<F>) -> Array2<F> {
         let (cin, hw, ni) = (self.input_channels(), self.grid.pixels(), self.inputs.len());
         let per_image = hw * cin;
         let mut images = vec![F::zero(); x.nrows() * per_image];
@@ -163,7 +163,7 @@ impl ConvLayout {
                 image.chunks_exact_mut(cin).for_each(|pixel| pixel[self.in_channels + k] = v);
             }
         }
-        images
+        Array2::from_shape_vec((x.nrows() * hw, cin), images).expect("image shape")
     }
 
     /// `∂L/∂x` (`(n, input_dim)`) from `∂L/∂(input images)`: each image column's entry, and for
@@ -257,7 +257,8 @@ mod tests {
             ConvLayout::new(1, 2, 1, vec![(0, 0, 1), (0, 0, 0)], 1, 2, vec![(1, 0, 0), (0, 0, 1)]).unwrap();
         let x = array![[1.0_f64, 2.0, 7.0], [3.0, 4.0, -1.0]];
         // pixel-major: [pixel 0: (x, ctx), pixel 1: (x, ctx)]
-        assert_eq!(layout.scatter_input(&x.view()), vec![2.0, 7.0, 1.0, 7.0, 4.0, -1.0, 3.0, -1.0]);
+        let images = layout.scatter_input(&x.view());
+        assert_eq!(images, array![[2.0, 7.0], [1.0, 7.0], [4.0, -1.0], [3.0, -1.0]]);
         let g = layout.gather_input_grad(&[1.0, 10.0, 2.0, 20.0, 3.0, 30.0, 4.0, 40.0], 2);
         assert_eq!(g, array![[2.0, 1.0, 30.0], [4.0, 3.0, 70.0]]);
         // output images [pixel 0: (c0, c1), pixel 1: (c0, c1)]; columns (1,0,0) and (0,0,1)

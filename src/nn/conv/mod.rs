@@ -12,7 +12,9 @@
 //! * the output columns are the entries of `Y` the layout lists.
 //!
 //! Each 3×3 convolution is one GEMM: with the patch matrix `P = im2col(X)` (`(n·H·W, 9C)`, the
-//! 3×3 neighbourhood of each pixel in a row), `conv3×3(X; W) = P·W` for `W` of shape `(9C, C')`,
+//! 3×3 neighbourhood of each pixel in a row), `conv3×3(X; W) = P·W` for `W` of shape `(9C, C')`
+//! (a layer with fewer output than input channels runs the equivalent product by output taps,
+//! which needs a 9× smaller buffer for Glow's last layer: see `conv3.rs`),
 //! whose row `(3·ky + kx)·C + c` holds the weights from channel `c` at offset `(ky − 1, kx − 1)`
 //! (PyTorch's `weight[o, c, ky, kx]` is `W[(3·ky + kx)·C + c, o]`). A 1×1 convolution is a dense
 //! layer over pixels. Activations are stored pixel-major, `(n·H·W, channels)`.
@@ -26,6 +28,7 @@
 
 mod backward;
 mod config;
+mod conv3;
 mod layout;
 #[cfg(test)]
 mod tests;
@@ -34,10 +37,13 @@ pub use config::ConvNetConfig;
 pub use layout::ConvLayout;
 
 use crate::core::{Error, Float, GradientsMut, Param, ParamMut, Result, Tape};
-use crate::kernels::im2col3;
 use crate::nn::dense::dense;
 use crate::nn::{Activation, Conditioner};
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{s, Array1, Array2, ArrayView2};
+
+/// Pixel rows per block of a pass (8 images of 16×16): a block's hidden activations,
+/// `BLOCK_ROWS × hidden` scalars, fit in the L2 cache for hidden widths up to ~128.
+const BLOCK_ROWS: usize = 2048;
 
 /// Names of the parameters, in order: the weight and bias of each of the three convolutions.
 const NAMES: [(&str, &str); 3] = [("w0", "b0"), ("w1", "b1"), ("w2", "b2")];
@@ -174,32 +180,50 @@ impl<F: Float> ConvNet<F> {
         self.activation
     }
 
-    /// `conv3×3` of the pixel-major images `x` (`channels` each): `im2col(x)·W_l + b_l`.
-    fn conv3(&self, x: &[F], channels: usize, l: usize) -> Array2<F> {
-        let rows = x.len() / channels;
-        let patches = Array2::from_shape_vec((rows, 9 * channels), im2col3(x, self.layout.grid(), channels))
-            .expect("patch matrix shape");
-        dense(patches.view(), &self.weights[l], &self.biases[l])
+    /// `conv3×3(x; W_l) + b_l` of the pixel-major images `x` `(n·H·W, channels)`.
+    fn conv3(&self, x: &ArrayView2<F>, l: usize) -> Array2<F> {
+        conv3::forward(x, self.layout.grid(), &self.weights[l], &self.biases[l])
     }
 
-    /// The forward pass on a batch of the right width, keeping the tape when `record`.
+    /// Images per block of a pass: about [`BLOCK_ROWS`] pixel rows.
+    pub(super) fn block_images(&self) -> usize {
+        (BLOCK_ROWS / self.layout.grid().pixels()).max(1)
+    }
+
+    /// The forward pass on a batch of the right width, keeping the tape when `record`. The batch
+    /// runs in blocks of [`block_images`](Self::block_images) images, so that the intermediate
+    /// images of a block stay in cache (and their buffers are reused by the allocator) instead of
+    /// streaming `n·H·W × hidden` arrays through memory between layers.
     fn run(&self, x: &ArrayView2<F>, record: bool) -> (Array2<F>, Option<ConvNetTape<F>>) {
+        let (n, hw) = (x.nrows(), self.layout.grid().pixels());
         let keep_pre = record && self.activation.needs_pre_activation();
-        let mut pre = Vec::new();
-        let images = self.layout.scatter_input(x);
-        let mut a1 = self.conv3(&images, self.layout.input_channels(), 0);
-        if keep_pre {
-            pre.push(a1.clone());
+        let hidden_batch = || Array2::zeros((n * hw, self.hidden()));
+        let mut post = if record { vec![hidden_batch(), hidden_batch()] } else { Vec::new() };
+        let mut pre = if keep_pre { vec![hidden_batch(), hidden_batch()] } else { Vec::new() };
+        let mut out = Array2::zeros((n, self.output_dim()));
+        let block = self.block_images();
+        for start in (0..n).step_by(block) {
+            let images = start..(start + block).min(n);
+            let pixels = images.start * hw..images.end * hw;
+            let keep = |kept: &mut Vec<Array2<F>>, k: usize, a: &Array2<F>| {
+                if let Some(full) = kept.get_mut(k) {
+                    full.slice_mut(s![pixels.clone(), ..]).assign(a);
+                }
+            };
+            let input = self.layout.scatter_input(&x.slice(s![images.clone(), ..]));
+            let mut a1 = self.conv3(&input.view(), 0);
+            keep(&mut pre, 0, &a1);
+            self.activation.apply_inplace(&mut a1);
+            keep(&mut post, 0, &a1);
+            let mut a2 = dense(a1.view(), &self.weights[1], &self.biases[1]);
+            keep(&mut pre, 1, &a2);
+            self.activation.apply_inplace(&mut a2);
+            keep(&mut post, 1, &a2);
+            let y = self.conv3(&a2.view(), 2);
+            let block_out = self.layout.gather_output(y.as_slice().expect("standard layout"), images.len());
+            out.slice_mut(s![images, ..]).assign(&block_out);
         }
-        self.activation.apply_inplace(&mut a1);
-        let mut a2 = dense(a1.view(), &self.weights[1], &self.biases[1]);
-        if keep_pre {
-            pre.push(a2.clone());
-        }
-        self.activation.apply_inplace(&mut a2);
-        let y = self.conv3(a2.as_slice().expect("standard layout"), self.hidden(), 2);
-        let out = self.layout.gather_output(y.as_slice().expect("standard layout"), x.nrows());
-        (out, record.then(|| ConvNetTape { post: vec![a1, a2], pre }))
+        (out, record.then_some(ConvNetTape { post, pre }))
     }
 }
 

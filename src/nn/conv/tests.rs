@@ -142,3 +142,28 @@ fn bad_arguments_are_errors() {
     );
     assert_eq!(ConvNet::from_parts(layout, w, b, Activation::Relu).unwrap(), net);
 }
+
+#[test]
+fn a_batch_in_blocks_equals_its_rows_one_by_one() {
+    // 32×32 images run in blocks of 2: 5 rows make blocks of 2, 2 and 1
+    let mut rng = StdRng::seed_from_u64(10);
+    let layout = ConvLayout::image(ImageShape::new(1, 32, 32).unwrap(), 2, 1).unwrap();
+    let net = random_net(layout, 3, Activation::LeakyRelu(-0.2), &mut rng);
+    assert_eq!(net.block_images(), 2);
+    let x: Array2<f64> = normal_batch(5, 1025, &mut rng);
+    let g: Array2<f64> = normal_batch(5, 2048, &mut rng);
+    let (out, tape) = net.forward(x.view(), true).unwrap();
+    let mut grads = Gradients::for_params(&net.params());
+    let gx = net.backward(x.view(), &tape, g.view(), grads.scope()).unwrap();
+    let mut sum = Gradients::for_params(&net.params());
+    for i in 0..5 {
+        let (xi, gi) = (x.slice(ndarray::s![i..i + 1, ..]), g.slice(ndarray::s![i..i + 1, ..]));
+        let (oi, ti) = net.forward(xi, true).unwrap();
+        assert!((&oi.row(0) - &out.row(i)).iter().all(|e| e.abs() < 1e-13), "row {i}");
+        let gxi = net.backward(xi, &ti, gi, sum.scope()).unwrap();
+        assert!((&gxi.row(0) - &gx.row(i)).iter().all(|e| e.abs() < 1e-12), "row {i}");
+    }
+    for ((name, a), (_, b)) in grads.iter().zip(sum.iter()) {
+        assert!(a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-10 * b.abs().max(1.0)), "{name}");
+    }
+}
