@@ -39,7 +39,7 @@ pub use layout::ConvLayout;
 use crate::core::{Error, Float, GradientsMut, Param, ParamMut, Result, Tape};
 use crate::nn::dense::dense;
 use crate::nn::{Activation, Conditioner};
-use ndarray::{s, Array1, Array2, ArrayView2};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
 /// Pixel rows per block of a pass (8 images of 16×16): a block's hidden activations,
 /// `BLOCK_ROWS × hidden` scalars, fit in the L2 cache for hidden widths up to ~128.
@@ -195,36 +195,49 @@ impl<F: Float> ConvNet<F> {
     /// images of a block stay in cache (and their buffers are reused by the allocator) instead of
     /// streaming `n·H·W × hidden` arrays through memory between layers.
     fn run(&self, x: &ArrayView2<F>, record: bool) -> (Array2<F>, Option<ConvNetTape<F>>) {
-        let (n, hw) = (x.nrows(), self.layout.grid().pixels());
+        let n = x.nrows();
         let keep_pre = record && self.activation.needs_pre_activation();
-        let hidden_batch = || Array2::zeros((n * hw, self.hidden()));
-        let mut post = if record { vec![hidden_batch(), hidden_batch()] } else { Vec::new() };
-        let mut pre = if keep_pre { vec![hidden_batch(), hidden_batch()] } else { Vec::new() };
+        // the kept arrays of each block: [A_1, A_2, Z_1, Z_2] as far as they are kept
+        let mut kept: [Vec<Array2<F>>; 4] = Default::default();
         let mut out = Array2::zeros((n, self.output_dim()));
         let block = self.block_images();
         for start in (0..n).step_by(block) {
             let images = start..(start + block).min(n);
-            let pixels = images.start * hw..images.end * hw;
-            let keep = |kept: &mut Vec<Array2<F>>, k: usize, a: &Array2<F>| {
-                if let Some(full) = kept.get_mut(k) {
-                    full.slice_mut(s![pixels.clone(), ..]).assign(a);
-                }
-            };
             let input = self.layout.scatter_input(&x.slice(s![images.clone(), ..]));
             let mut a1 = self.conv3(&input.view(), 0);
-            keep(&mut pre, 0, &a1);
+            if keep_pre {
+                kept[2].push(a1.clone());
+            }
             self.activation.apply_inplace(&mut a1);
-            keep(&mut post, 0, &a1);
             let mut a2 = dense(a1.view(), &self.weights[1], &self.biases[1]);
-            keep(&mut pre, 1, &a2);
+            if keep_pre {
+                kept[3].push(a2.clone());
+            }
             self.activation.apply_inplace(&mut a2);
-            keep(&mut post, 1, &a2);
             let y = self.conv3(&a2.view(), 2);
             let block_out = self.layout.gather_output(y.as_slice().expect("standard layout"), images.len());
             out.slice_mut(s![images, ..]).assign(&block_out);
+            if record {
+                kept[0].push(a1);
+                kept[1].push(a2);
+            }
         }
-        (out, record.then_some(ConvNetTape { post, pre }))
+        let tape = record.then(|| {
+            let [a1, a2, z1, z2] = kept.map(|blocks| stack_blocks(blocks, self.hidden()));
+            ConvNetTape { post: vec![a1, a2], pre: if keep_pre { vec![z1, z2] } else { Vec::new() } }
+        });
+        (out, tape)
     }
+}
+
+/// The blocks of a kept array, stacked into one `(n·H·W, width)` array (one block is moved, not
+/// copied; no blocks give an empty array).
+fn stack_blocks<F: Float>(mut blocks: Vec<Array2<F>>, width: usize) -> Array2<F> {
+    if blocks.len() == 1 {
+        return blocks.pop().expect("one block");
+    }
+    let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
+    ndarray::concatenate(Axis(0), &views).unwrap_or_else(|_| Array2::zeros((0, width)))
 }
 
 impl<F: Float> Conditioner<F> for ConvNet<F> {
