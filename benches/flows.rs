@@ -3,8 +3,8 @@
 //! Ids are `<case>/<op>/<shape>_T<threads>` so that `bench/criterion_records.py` can turn the results
 //! into the record format of the PyTorch / JAX references for a side-by-side table.
 
-use bijectors::train::{Adam, Optimizer};
 use bijectors::nn::ConvNetConfig;
+use bijectors::train::{Adam, Optimizer};
 use bijectors::{
     chain, presets, ActNorm, Bijector, BoundedAffine, Chain, Coupling, Float, Flow, ImageShape, Invert,
     Invertible1x1Conv, Mask, ScaleBound, StandardNormal,

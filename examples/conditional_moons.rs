@@ -23,24 +23,23 @@
 //! conditional samples for label 0 and for label 1, unconditional samples, and the conditional
 //! densities `p(x | 0)` and `p(x | 1)`.
 //!
-//! Measured (release, f32; 2-core machine at load average ≈ 5 from other builds):
+//! Measured (release, f32, on an idle 2-core machine):
 //!
 //! ```text
 //! test NLL (nats per sample)                            flow     true density
-//! conditional          −mean log p(x | y)             −0.3605    −0.4026
-//! unconditional        −mean log p(x)                  0.3403     0.2906
-//! conditional marginal −mean log(½p(x|0) + ½p(x|1))    0.3326     0.2906
+//! conditional          −mean log p(x | y)             −0.3587    −0.4026
+//! unconditional        −mean log p(x)                  0.3344     0.2906
+//! conditional marginal −mean log(½p(x|0) + ½p(x|1))    0.3344     0.2906
 //! ```
 //!
-//! Unconditional − conditional = 0.7008 ≈ ln 2 = 0.6931, as expected for barely overlapping moons;
-//! the conditional model's marginal scores slightly better than the unconditional model (by 0.008,
-//! one seed): given the label, the flow only has to bend one moon at a time, and the unconditional
-//! samples show the usual thin bridge between the moons that the conditional ones do not. Training time 8.9 s (conditional)
-//! and 8.8 s (unconditional) for 3000 steps each on the loaded machine (`two_moons` measured 3.9 s
-//! for the same unconditional setup on an idle one); the whole run takes about 20 s. Context
-//! gradient `n·∂NLL/∂c_i = −∂ log p(x_i | c_i)/∂c_i`: mean −1.90 over the test rows (−1.86 for
-//! label 0, −1.94 for label 1); along `v = c` the analytic directional derivative −0.04334 matches
-//! a central difference with `h = 1e-3` (−0.04343).
+//! Unconditional − conditional = 0.6931 = ln 2, as expected for barely overlapping moons: knowing
+//! the label is worth one bit. The conditional model's marginal scores as well as the
+//! unconditional model (+0.0001, one seed; an earlier version of the crate measured it 0.008
+//! better), and the unconditional samples show the usual thin bridge between the moons that the
+//! conditional ones do not. Training time 3.3 s (conditional) and 3.0 s (unconditional) for 3000
+//! steps each. Context gradient `n·∂NLL/∂c_i = −∂ log p(x_i | c_i)/∂c_i`: mean −1.85 over the test
+//! rows (−1.59 for label 0, −2.11 for label 1); along `v = c` the analytic directional derivative
+//! −0.25990 matches a central difference with `h = 1e-3` (−0.25947).
 //!
 //! Run: `cargo run --release --example conditional_moons [-- --out PATH]`
 

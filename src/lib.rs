@@ -46,7 +46,9 @@
 //!
 //! Coupling layers split each row by a [`Mask`] (halves, alternating, checkerboard and
 //! channel-wise for images, or any user mask): the pass-through part (and the context of a
-//! conditional flow) conditions a network (a [`Conditioner`], e.g. an [`Mlp`]) whose outputs
+//! conditional flow) conditions a network (a [`Conditioner`]: an [`Mlp`], or for images a
+//! [`ConvNet`](nn::ConvNet) built by [`Coupling::with_conv`], which sees the pass-through pixels in
+//! place, with zeros at the transformed ones) whose outputs
 //! parameterise an elementwise [`CouplingTransform`] of the transformed part: a shift, a shift
 //! and a bounded log-scale (see [`ScaleBound`]), or a rational-quadratic spline. Autoregressive
 //! layers apply the same transforms to every coordinate, parameterised by a [`Made`] (a masked
@@ -60,7 +62,7 @@
 //! |---|---|
 //! | [`core`] | the [`Bijector`] trait: one pass for both [`Direction`]s with an optional context, one backward; typed [`Tape`]s, named [`Param`]s and [`Gradients`], [`Float`], [`Error`], validation |
 //! | [`layers`] | every built-in bijector, one concept a file; [`Chain`] and [`Invert`] |
-//! | [`nn`] | conditioners ([`Mlp`], [`Made`]) with their backward passes |
+//! | [`nn`] | conditioners ([`Mlp`], [`Made`], the image [`ConvNet`](nn::ConvNet)) with their backward passes |
 //! | [`flow`] | base distributions, [`Flow`] (log-density, sampling, gradients, conditional variants), [`presets`] |
 //! | [`train`] | optimizers and the training loops |
 //! | [`linalg`] | dense linear algebra (pure Rust, optionally LAPACK) |

@@ -16,10 +16,17 @@
 //!
 //! Parameters are named `"w0"`, `"b0"`, `"w1"`, `"b1"`, … in layer order, and the backward finds
 //! its gradient buffers under those names.
+//!
+//! [`Made`] is the masked dense network of autoregressive layers. [`ConvNet`] is the conditioner
+//! of image couplings (Glow's `3×3 conv → act → 1×1 conv → act → 3×3 conv`, the last one zero at
+//! the start), computed as GEMMs over patch matrices; its [`ConvLayout`] places the input columns
+//! into an image (zeros where none is placed, context columns as constant channels) and picks the
+//! output columns from its output image, so the same network serves channel-wise and
+//! checkerboard masks.
 
 pub(crate) mod activation;
 mod conditioner;
-mod conv;
+pub mod conv;
 mod dense;
 pub mod made;
 mod mlp;

@@ -298,17 +298,24 @@ mod tests {
                         let b = f
                             .apply(TransformArgs { direction, input: xf.view(), h: hf.clone(), record })
                             .unwrap();
-                        assert_eq!((&a.output, &a.log_det), (&b.output, &b.log_det), "{bound:?} {direction:?}");
+                        assert_eq!(
+                            (&a.output, &a.log_det),
+                            (&b.output, &b.log_det),
+                            "{bound:?} {direction:?}"
+                        );
                         if !record {
                             continue;
                         }
                         // the backward: slice loop (standard layout) against the indexed loop
-                        let (g, gl) = (normal::<f64>(4, 3, rng).mapv(F::of), normal::<f64>(1, 4, rng).mapv(F::of));
+                        let (g, gl) =
+                            (normal::<f64>(4, 3, rng).mapv(F::of), normal::<f64>(1, 4, rng).mapv(F::of));
                         let gf = g.t().as_standard_layout().t().to_owned();
                         let cot = |g| Cotangents { output: g, log_det: gl.row(0) };
                         let rec = |input, output, tape| TransformRecord { direction, input, output, tape };
-                        let ga = f.backward(&rec(x.view(), a.output.view(), &a.tape), &cot(g.view())).unwrap();
-                        let gb = f.backward(&rec(xf.view(), b.output.view(), &b.tape), &cot(gf.view())).unwrap();
+                        let ga =
+                            f.backward(&rec(x.view(), a.output.view(), &a.tape), &cot(g.view())).unwrap();
+                        let gb =
+                            f.backward(&rec(xf.view(), b.output.view(), &b.tape), &cot(gf.view())).unwrap();
                         assert_eq!(ga, gb, "{bound:?} {direction:?} backward");
                     }
                 }

@@ -261,7 +261,7 @@ impl<F: Float, C: Conditioner<F>, T: CouplingTransform<F>> Bijector<F> for Coupl
     fn image_shapes(&self) -> Option<(crate::ImageShape, crate::ImageShape)> {
         let (h, w) = self.conditioner.image_grid()?;
         let d = self.mask.dim();
-        let pixels = h.checked_mul(w).filter(|&p| p > 0 && d % p == 0)?;
+        let pixels = h.checked_mul(w).filter(|&p| p > 0 && d.is_multiple_of(p))?;
         let shape = crate::ImageShape::new(d / pixels, h, w).ok()?;
         (!shape.is_vector()).then_some((shape, shape))
     }

@@ -16,7 +16,17 @@ use crate::nn::{ConvLayout, ConvNet, ConvNetConfig};
 use rand::Rng;
 
 /// The [`ConvLayout`] of a coupling's conv conditioner for `mask` over images of `shape`, a
-/// `transform` and `context_dim` context columns (see the [module docs](self)).
+/// `transform` and `context_dim` context columns.
+///
+/// The conditioner sees the pass-through entries of the row at their places in the image, in the
+/// channels that hold any of them, with zeros at the transformed entries (RealNVP's
+/// checkerboard couplings; a channel-wise mask has none: its pass-through channels are whole).
+/// Context columns are concatenated as extra channels, each constant over the pixels. Its output
+/// image has `per` channels for each of the `C_T` channels that hold transformed entries (`per`
+/// = the transform's parameters per coordinate), and parameter `k` of the transformed entry
+/// `(c, h, w)` is read at channel `k·C_T + rank(c)`, pixel `(h, w)`, in the order of the
+/// transform's [`param_coordinate`](CouplingTransform::param_coordinate) layout; the outputs at
+/// the pass-through pixels of a checkerboard are not used.
 ///
 /// ```
 /// use bijectors::layers::coupling::conv_layout;
@@ -91,7 +101,8 @@ impl<F: Float, T: CouplingTransform<F>> Coupling<F, ConvNet<F>, T> {
     /// An image coupling with `transform` whose conditioner is a fresh [`ConvNet`] (`config`:
     /// hidden width, activation, zero last convolution by default, so the new layer is the
     /// identity for [`Shift`](super::Shift) and for bounds through 0 at 0) on the mask-aware
-    /// [`conv_layout`]; `context_dim = 0` builds an unconditional layer.
+    /// [`conv_layout`]; `context_dim = 0` builds an unconditional layer. The network's math is in
+    /// the [`nn::conv`](crate::nn::conv) docs.
     ///
     /// ```
     /// use bijectors::nn::ConvNetConfig;

@@ -32,7 +32,8 @@ fn reversed_taps<F: Float>(w: &Array2<F>) -> Array2<F> {
     let (c_in, c_out) = (w.nrows() / 9, w.ncols());
     let mut wt = Array2::zeros((c_in, 9 * c_out));
     for t in 0..9 {
-        wt.slice_mut(s![.., t * c_out..(t + 1) * c_out]).assign(&w.slice(s![(8 - t) * c_in..(9 - t) * c_in, ..]));
+        wt.slice_mut(s![.., t * c_out..(t + 1) * c_out])
+            .assign(&w.slice(s![(8 - t) * c_in..(9 - t) * c_in, ..]));
     }
     wt
 }
@@ -78,7 +79,12 @@ pub(super) fn backward<F: Float>(
         let mut delta_p = patches;
         gemm(F::one(), &delta.view(), &w.t(), F::zero(), &mut delta_p.view_mut());
         let mut delta_x = Array2::zeros((rows, c_in));
-        col2im3(delta_p.as_slice().expect("standard layout"), grid, c_in, delta_x.as_slice_mut().expect("standard layout"));
+        col2im3(
+            delta_p.as_slice().expect("standard layout"),
+            grid,
+            c_in,
+            delta_x.as_slice_mut().expect("standard layout"),
+        );
         return Ok(delta_x);
     }
     let delta = delta.as_standard_layout();
@@ -115,7 +121,8 @@ mod tests {
             let w: Array2<f64> = normal_batch(9 * c_in, c_out, &mut rng);
             let b: Array1<f64> = normal_batch(1, c_out, &mut rng).row(0).to_owned();
             let delta: Array2<f64> = normal_batch(2 * 12, c_out, &mut rng);
-            let patches = Array2::from_shape_vec((24, 9 * c_in), im2col3(x.as_slice().unwrap(), grid, c_in)).unwrap();
+            let patches =
+                Array2::from_shape_vec((24, 9 * c_in), im2col3(x.as_slice().unwrap(), grid, c_in)).unwrap();
             let want = patches.dot(&w) + &b;
             let got = forward(&x.view(), grid, &w, &b);
             assert!((&got - &want).iter().all(|e| e.abs() < 1e-12), "{c_in} → {c_out}");

@@ -49,7 +49,7 @@ const BLOCK_ROWS: usize = 2048;
 const NAMES: [(&str, &str); 3] = [("w0", "b0"), ("w1", "b1"), ("w2", "b2")];
 
 /// A convolutional conditioner `3×3 conv → act → 1×1 conv → act → 3×3 conv` (see the
-/// [module docs](self) for the math and the weight layout).
+/// [module docs](crate::nn::conv) for the math and the weight layout).
 ///
 /// Parameters, in order and by name: `"w0"` `(9·(C + context), hidden)`, `"b0"`, `"w1"`
 /// `(hidden, hidden)`, `"b1"`, `"w2"` `(9·hidden, C_out)`, `"b2"`. A [`ConvLayout`] says how
@@ -259,7 +259,7 @@ impl<F: Float> Conditioner<F> for ConvNet<F> {
         Ok((out, tape.map_or_else(Tape::none, Tape::new)))
     }
 
-    /// See the [module docs](self) for the math; the buffers are found by name (`"w0"` … `"b2"`)
+    /// See the [module docs](crate::nn::conv) for the math; the buffers are found by name (`"w0"` … `"b2"`)
     /// and a tape that is not a [`ConvNetTape`] of this network on this batch is an
     /// [`Error::WrongTape`].
     fn backward(
