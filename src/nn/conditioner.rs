@@ -91,6 +91,36 @@ pub trait Conditioner<F: Float>: Any + Send + Sync {
     }
 }
 
+/// A forward's input must have the network's width (an error, not a panic, for a wrong batch).
+pub(crate) fn check_input_width<F: Float, C: Conditioner<F> + ?Sized>(
+    net: &C,
+    x: &ArrayView2<F>,
+) -> Result<()> {
+    if x.ncols() != net.input_dim() {
+        return Err(Error::WidthMismatch { expected: net.input_dim(), got: x.ncols() });
+    }
+    Ok(())
+}
+
+/// A backward's input `(n, input_dim)` and `∂L/∂out` `(n, output_dim)` must fit the network.
+pub(crate) fn check_backward_widths<F: Float, C: Conditioner<F> + ?Sized>(
+    net: &C,
+    x: &ArrayView2<F>,
+    grad_out: &ArrayView2<F>,
+) -> Result<()> {
+    if x.ncols() != net.input_dim() || grad_out.dim() != (x.nrows(), net.output_dim()) {
+        return Err(Error::InvalidParameter(format!(
+            "{} backward: input {:?} and grad_out {:?} do not fit a {} → {} network",
+            net.name(),
+            x.dim(),
+            grad_out.dim(),
+            net.input_dim(),
+            net.output_dim()
+        )));
+    }
+    Ok(())
+}
+
 impl<F: Float, C: Conditioner<F> + ?Sized> Conditioner<F> for Box<C> {
     fn input_dim(&self) -> usize {
         (**self).input_dim()

@@ -12,7 +12,7 @@ use crate::core::validate;
 use crate::core::{Error, Float, GradientsMut, Param, ParamMut, Result, Tape};
 use crate::nn::dense::DenseStack;
 pub use crate::nn::dense::MlpTape;
-use crate::nn::{Activation, Conditioner};
+use crate::nn::{check_input_width, Activation, Conditioner};
 use ndarray::{Array1, Array2, ArrayView2};
 
 /// Dense feed-forward network `h_0 = x`, `h_l = act(h_{l−1}·W_l + b_l)` for `l < L`, and a linear
@@ -160,9 +160,7 @@ impl<F: Float> Conditioner<F> for Mlp<F> {
     /// The network on every row; with `record`, the tape is an [`MlpTape`] (else
     /// [`Tape::none`]). Errors only on a wrong input width.
     fn forward(&self, x: ArrayView2<F>, record: bool) -> Result<(Array2<F>, Tape)> {
-        if x.ncols() != self.input_dim() {
-            return Err(Error::WidthMismatch { expected: self.input_dim(), got: x.ncols() });
-        }
+        check_input_width(self, &x)?;
         let (out, tape) = self.stack().run(x, record);
         Ok((out, tape.map_or_else(Tape::none, Tape::new)))
     }

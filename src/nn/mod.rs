@@ -35,6 +35,7 @@ pub(crate) mod test_grad;
 
 pub use activation::Activation;
 pub use conditioner::Conditioner;
+pub(crate) use conditioner::{check_backward_widths, check_input_width};
 pub use conv::{ConvLayout, ConvNet, ConvNetConfig, ConvNetTape};
 pub use made::{Made, MadeConfig, MadeDegrees, MadeTape, Order};
 pub use mlp::{Mlp, MlpConfig, MlpTape};

@@ -147,6 +147,13 @@ impl Conditioner<f64> for Liar {
     }
 }
 
+/// Sets every parameter of `layer` to independent `N(0, scale²)` draws.
+pub(crate) fn randomize<B: Bijector<f64>>(layer: &mut B, scale: f64, rng: &mut StdRng) {
+    for mut p in layer.params_mut() {
+        p.value.mapv_inplace(|_| scale * f64::standard_normal(rng));
+    }
+}
+
 /// A batch of standard normal rows.
 pub(crate) fn normal<F: Float>(n: usize, d: usize, rng: &mut StdRng) -> Array2<F> {
     Array2::from_shape_simple_fn((n, d), || F::standard_normal(rng))

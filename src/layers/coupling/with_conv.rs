@@ -144,7 +144,7 @@ impl<F: Float, T: CouplingTransform<F>> Coupling<F, ConvNet<F>, T> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{check_gradients, normal};
+    use super::super::test_util::{check_gradients, normal, randomize};
     use super::super::{BoundedAffine, RationalQuadraticSpline, ScaleBound, Shift};
     use super::*;
     use crate::core::{Bijector, Direction};
@@ -152,12 +152,6 @@ mod tests {
     use ndarray::Array2;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-
-    fn randomize<B: Bijector<f64>>(layer: &mut B, scale: f64, rng: &mut StdRng) {
-        for mut p in layer.params_mut() {
-            p.value.mapv_inplace(|_| scale * f64::standard_normal(rng));
-        }
-    }
 
     #[test]
     fn the_conditioner_reads_only_pass_through_pixels_and_feeds_only_transformed_ones() {

@@ -126,7 +126,7 @@ impl<F: Float, T: CouplingTransform<F> + Default> Coupling<F, Mlp<F>, T> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{check_gradients, normal};
+    use super::super::test_util::{check_gradients, normal, randomize};
     use super::super::ScaleBound;
     use super::*;
     use crate::core::{Bijector, Direction, ImageShape};
@@ -134,12 +134,6 @@ mod tests {
     use ndarray::{Array1, Array2};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-
-    fn randomize<B: Bijector<f64>>(layer: &mut B, scale: f64, rng: &mut StdRng) {
-        for mut p in layer.params_mut() {
-            p.value.mapv_inplace(|_| scale * f64::standard_normal(rng));
-        }
-    }
 
     #[test]
     fn new_layers_are_the_identity() {

@@ -4,7 +4,7 @@
 use super::{conv3, ConvNet, ConvNetTape, NAMES};
 use crate::core::{Error, Float, GradientsMut, Result};
 use crate::kernels::{add_column_sums, gemm};
-use crate::nn::Conditioner;
+use crate::nn::{check_backward_widths, Conditioner};
 use ndarray::{s, Array2, ArrayView2};
 
 impl<F: Float> ConvNet<F> {
@@ -18,15 +18,7 @@ impl<F: Float> ConvNet<F> {
         grads: &mut GradientsMut<'_, F>,
     ) -> Result<()> {
         let n = x.nrows();
-        if x.ncols() != self.input_dim() || grad_out.dim() != (n, self.output_dim()) {
-            return Err(Error::InvalidParameter(format!(
-                "ConvNet backward: input {:?} and grad_out {:?} do not fit a {} → {} network",
-                x.dim(),
-                grad_out.dim(),
-                self.input_dim(),
-                self.output_dim()
-            )));
-        }
+        check_backward_widths(self, x, grad_out)?;
         let want = (n * self.layout.grid().pixels(), self.hidden());
         let pre_len = if self.activation.needs_pre_activation() { 2 } else { 0 };
         let fits = |a: &[Array2<F>], len: usize| a.len() == len && a.iter().all(|a| a.dim() == want);

@@ -38,7 +38,7 @@ pub use layout::ConvLayout;
 
 use crate::core::{Error, Float, GradientsMut, Param, ParamMut, Result, Tape};
 use crate::nn::dense::dense;
-use crate::nn::{Activation, Conditioner};
+use crate::nn::{check_input_width, Activation, Conditioner};
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
 /// Pixel rows per block of a pass (8 images of 16×16): a block's hidden activations,
@@ -252,9 +252,7 @@ impl<F: Float> Conditioner<F> for ConvNet<F> {
     /// The network on every row; with `record`, the tape is a [`ConvNetTape`]. Errors only on
     /// a wrong input width.
     fn forward(&self, x: ArrayView2<F>, record: bool) -> Result<(Array2<F>, Tape)> {
-        if x.ncols() != self.input_dim() {
-            return Err(Error::WidthMismatch { expected: self.input_dim(), got: x.ncols() });
-        }
+        check_input_width(self, &x)?;
         let (out, tape) = self.run(&x, record);
         Ok((out, tape.map_or_else(Tape::none, Tape::new)))
     }

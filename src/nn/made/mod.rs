@@ -25,7 +25,7 @@ pub use degrees::{MadeDegrees, Order};
 
 use crate::core::{Error, Float, GradientsMut, Param, ParamMut, Result, Tape};
 use crate::nn::dense::{dense, DenseStack, MlpTape};
-use crate::nn::{Activation, Conditioner, Mlp};
+use crate::nn::{check_backward_widths, check_input_width, Activation, Conditioner, Mlp};
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 
 /// A MADE conditioner: a masked dense network `[x, c] ↦ out` whose output columns for
@@ -209,15 +209,7 @@ impl<F: Float> Made<F> {
     /// Checks the input, the tape and `∂L/∂out` of a backward pass against the network.
     fn check_shapes(&self, x: &ArrayView2<F>, tape: &MadeTape<F>, grad_out: &ArrayView2<F>) -> Result<()> {
         let n = x.nrows();
-        if x.ncols() != self.input_dim() || grad_out.dim() != (n, self.output_dim()) {
-            return Err(Error::InvalidParameter(format!(
-                "Made backward: input {:?} and grad_out {:?} do not fit a {} → {} network",
-                x.dim(),
-                grad_out.dim(),
-                self.input_dim(),
-                self.output_dim()
-            )));
-        }
+        check_backward_widths(self, x, grad_out)?;
         if !self.net.stack().tape_fits(n, &tape.0) {
             return Err(Error::WrongTape {
                 layer: "Made",
@@ -245,9 +237,7 @@ impl<F: Float> Conditioner<F> for Made<F> {
 
     /// The masked network on every row; with `record`, the tape is a [`MadeTape`].
     fn forward(&self, x: ArrayView2<F>, record: bool) -> Result<(Array2<F>, Tape)> {
-        if x.ncols() != self.input_dim() {
-            return Err(Error::WidthMismatch { expected: self.input_dim(), got: x.ncols() });
-        }
+        check_input_width(self, &x)?;
         let (out, tape) = self.run_masked(&self.masked_weights(), x, record);
         Ok((out, tape.map_or_else(Tape::none, Tape::new)))
     }

@@ -9,7 +9,7 @@
 use super::{bias_name, weight_name, MlpTape};
 use crate::core::{Error, Float, GradientsMut, Result};
 use crate::kernels::{add_column_sums, gemm};
-use crate::nn::{Conditioner, Mlp};
+use crate::nn::{check_backward_widths, Conditioner, Mlp};
 use ndarray::{Array2, ArrayView2};
 
 impl<F: Float> Mlp<F> {
@@ -24,15 +24,7 @@ impl<F: Float> Mlp<F> {
         grads: &mut GradientsMut<'_, F>,
     ) -> Result<()> {
         let n = x.nrows();
-        if x.ncols() != self.input_dim() || grad_out.dim() != (n, self.output_dim()) {
-            return Err(Error::InvalidParameter(format!(
-                "Mlp backward: input {:?} and grad_out {:?} do not fit a {} → {} network",
-                x.dim(),
-                grad_out.dim(),
-                self.input_dim(),
-                self.output_dim()
-            )));
-        }
+        check_backward_widths(self, x, grad_out)?;
         if !self.stack().tape_fits(n, tape) {
             return Err(Error::WrongTape {
                 layer: self.name(),
