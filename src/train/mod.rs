@@ -12,6 +12,9 @@
 //!   [`Control`], [`FitReport`]) — the training loop: seeded minibatches, learning-rate schedule,
 //!   held-out evaluation with best-checkpoint keeping and early stopping, a progress callback that
 //!   also sees the flow, and one gradient buffer reused by every step.
+//! * [`fit_augmented`] with an [`Augment`] ([`Dequantize`], [`InputNoise`], any closure) — fresh
+//!   dequantisation noise or augmentation for every minibatch from the fit's seeded RNG;
+//!   [`bits_per_dim`] turns a dequantised NLL into bits per discrete dimension.
 //!
 //! ```
 //! use bijectors::train::{fit, Adam, Control, FitConfig};
@@ -34,6 +37,7 @@
 //! ```
 
 pub mod adam;
+pub mod augment;
 pub mod batches;
 pub mod fit;
 pub mod optimizer;
@@ -41,8 +45,9 @@ pub mod schedule;
 pub mod sgd;
 
 pub use adam::{Adam, AdamConfig, WeightDecay};
+pub use augment::{bits_per_dim, Augment, Dequantize, InputNoise};
 pub use batches::Sampling;
-pub use fit::{fit, fit_reverse_kl, Control, FitConfig, FitReport, Progress, StopReason};
+pub use fit::{fit, fit_augmented, fit_reverse_kl, Control, FitConfig, FitReport, Progress, StopReason};
 pub use optimizer::Optimizer;
 pub use schedule::LrSchedule;
 pub use sgd::{Sgd, SgdConfig};
