@@ -38,6 +38,7 @@
 //! | [`MaskedAutoregressive`] (MAF, spline MAF; [`InverseAutoregressive`] = IAF) | `y_d = τ(x_d; h_d)`, `h = made([y, c])`, `h_d` reading only the coordinates before `d` | `Σ log τ′` |
 //! | [`Permutation`] | `y_j = x_{π(j)}` | `0` |
 //! | [`Squeeze`] (space-to-depth) | `C×H×W → 4C×(H/2)×(W/2)`: each `2×2` block becomes 4 channels | `0` |
+//! | [`FactorOut`] (multi-scale) | `[g(x_1), x_2]`: the flow `g` continues on the first half of the channels, the rest goes to the base | that of `g` |
 //! | [`Invertible1x1Conv`] (Glow) | `W·x` at every pixel | `H·W·log|det W|` |
 //! | [`Exp`], [`Sigmoid`], [`Softplus`], [`Tanh`] | elementwise | `Σ log f′(x_i)` |
 //! | [`Logit`] (RealNVP's α) | `logit(α + (1−2α)x)` | `Σ log((1−2α)/(v(1−v)))` |
@@ -135,8 +136,9 @@ pub use flow::{presets, BaseDistribution, Flow, Normal, StandardNormal};
 pub use layers::autoregressive::MaskedAutoregressiveTape;
 pub use layers::{
     ActNorm, AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Coupling, CouplingTransform,
-    Exp, InverseAutoregressive, Invert, Invertible1x1Conv, Logit, Mask, MaskedAutoregressive, Permutation,
-    RationalQuadraticSpline, ScaleBound, Shift, Sigmoid, Softplus, SplineCoupling, Squeeze, Tanh,
+    Exp, FactorOut, InverseAutoregressive, Invert, Invertible1x1Conv, Logit, Mask, MaskedAutoregressive,
+    Permutation, RationalQuadraticSpline, ScaleBound, Shift, Sigmoid, Softplus, SplineCoupling, Squeeze,
+    Tanh,
 };
 pub use nn::{Activation, Conditioner, Made, MadeConfig, Mlp, MlpConfig, Order};
 

@@ -201,3 +201,48 @@ fn sampling_direction_matches_the_density() {
     let err = (&again - &carried).mapv(f64::abs).fold(0.0_f64, |a, &b| a.max(b));
     assert!(err < 1e-9, "log_prob disagrees with the sampling pass by {err}");
 }
+
+/// A two-scale flow on `1×2×2` images (the check of the multi-scale bookkeeping), in the
+/// data → base direction: a checkerboard conv coupling, a squeeze to `4×1×1`, Glow's learned
+/// split prior (a channel coupling whose log-det is the prior's normaliser), and a `FactorOut`
+/// whose inner flow (a coupling on the kept `2×1×1`) maps the kept half on; its inverse is the
+/// flow's bijector, every parameter moved by σ = 0.2 (the log-det varies by e^1.5 over the grid).
+/// The midpoint rule on 24⁴ cells of `[−8, 8]⁴` gives 1 within 1e-3 (measured 0.99991; 28⁴ and
+/// 36⁴ cells give the same, so the rest is the tail beyond ±8; at σ = 0.3 the tails are wider:
+/// 0.989 on `[−7, 7]⁴`, 0.9986 on `[−9, 9]⁴`).
+#[test]
+fn two_scale_image_flow_integrates_to_one() {
+    use bijectors::nn::ConvNetConfig;
+    use bijectors::{Coupling, FactorOut, ImageShape, ScaleBound, Squeeze};
+    let mut rng = StdRng::seed_from_u64(31);
+    let (s1, s4, s2) = (
+        ImageShape::new(1, 2, 2).unwrap(),
+        ImageShape::new(4, 1, 1).unwrap(),
+        ImageShape::new(2, 1, 1).unwrap(),
+    );
+    let cfg = ConvNetConfig::new(4).activation(Activation::Tanh);
+    let affine = || BoundedAffine::new(ScaleBound::Tanh).unwrap();
+    let mut conv = |shape: ImageShape, mask: Mask| {
+        Coupling::with_conv(shape, mask, affine(), 0, &cfg, &mut rng).unwrap()
+    };
+    let data_to_base = chain![
+        conv(s1, Mask::checkerboard(s1, 1).unwrap()),
+        Squeeze::new(s1).unwrap(),
+        conv(s4, Mask::channel_wise(s4, true).unwrap()), // the split prior of the factored channels 2, 3
+        FactorOut::new(s4, chain![conv(s2, Mask::channel_wise(s2, false).unwrap())].unwrap()).unwrap(),
+    ]
+    .unwrap();
+    let mut flow = Invert::new(data_to_base);
+    randomize_params(&mut flow, &mut StdRng::seed_from_u64(32), 0.2);
+    let (n, lo, hi) = (24usize, -8.0, 8.0);
+    let h = (hi - lo) / n as f64;
+    let tick = |i: usize| lo + (i as f64 + 0.5) * h;
+    let g = Array2::from_shape_fn((n.pow(4), 4), |(k, j)| tick(k / n.pow(3 - j as u32) % n));
+    let spread = log_det_spread(&flow, &g, None);
+    assert!(spread > 1.0, "the flow barely bends: log-det spread {spread}");
+    let cell = h.powi(4);
+    let m = mass(&flow, &g, cell, None, 1.0);
+    assert!((m - 1.0).abs() < 1e-3, "mass = {m}");
+    let wrong = mass(&flow, &g, cell, None, -1.0);
+    assert!((wrong - 1.0).abs() > 1e-2, "wrong-sign mass = {wrong}");
+}

@@ -1,5 +1,6 @@
 //! Saved forms of the layers without a conditioner: `Affine`, `ActNorm`, `Permutation`,
-//! `Squeeze`, `Invertible1x1Conv`, `Logit`, `Chain`, `Invert`, and the `ImageShape` they read rows as.
+//! `Squeeze`, `Invertible1x1Conv`, `Logit`, `Chain`, `Invert`, `FactorOut`, and the `ImageShape` they read
+//! rows as.
 //!
 //! Each form is one struct, generic in how arrays are held: written from borrowed arrays
 //! ([`TensorRef`]), read into owned ones ([`Tensor`]) and then handed to the layer's own
@@ -9,7 +10,9 @@ use super::tensor::{Tensor, TensorRef};
 use super::{custom, refuse};
 use crate::core::{Bijector, Float, ImageShape};
 use crate::layers::conv1x1::LuParts;
-use crate::layers::{ActNorm, Affine, Chain, Invert, Invertible1x1Conv, Logit, Permutation, Squeeze};
+use crate::layers::{
+    ActNorm, Affine, Chain, FactorOut, Invert, Invertible1x1Conv, Logit, Permutation, Squeeze,
+};
 use ndarray::{Ix1, Ix2, OwnedRepr};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -241,5 +244,25 @@ impl<F: Float, B: Bijector<F> + Serialize> Serialize for Invert<F, B> {
 impl<'de, F: Float, B: Bijector<F> + DeserializeOwned> Deserialize<'de> for Invert<F, B> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(Invert::new(InvertForm::<B>::deserialize(d)?.inner))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "FactorOut", deny_unknown_fields)]
+struct FactorOutForm<B> {
+    shape: ImageShape,
+    inner: B,
+}
+
+impl<F: Float, B: Bijector<F> + Serialize> Serialize for FactorOut<F, B> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        FactorOutForm { shape: self.shape(), inner: self.inner() }.serialize(s)
+    }
+}
+
+impl<'de, F: Float, B: Bijector<F> + DeserializeOwned> Deserialize<'de> for FactorOut<F, B> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = FactorOutForm::<B>::deserialize(d)?;
+        FactorOut::new(f.shape, f.inner).map_err(refuse("FactorOut"))
     }
 }

@@ -11,9 +11,9 @@
 use super::{custom, custom_ser, message_of};
 use crate::core::{Bijector, Error, Float, Result};
 use crate::layers::{
-    ActNorm, AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Exp, Invert, Invertible1x1Conv,
-    Logit, MaskedAutoregressive, Permutation, RationalQuadraticSpline, Shift, Sigmoid, Softplus,
-    SplineCoupling, Squeeze, Tanh,
+    ActNorm, AdditiveCoupling, Affine, AffineCoupling, BoundedAffine, Chain, Exp, FactorOut, Invert,
+    Invertible1x1Conv, Logit, MaskedAutoregressive, Permutation, RationalQuadraticSpline, Shift, Sigmoid,
+    Softplus, SplineCoupling, Squeeze, Tanh,
 };
 use crate::nn::ConvNet;
 use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
@@ -64,7 +64,7 @@ impl<F: Float> Registry<F> {
     /// The built-in layers (and their inverses).
     fn with_builtins() -> Self {
         let mut r = Self { by_type: HashMap::new(), by_kind: HashMap::new() };
-        let builtins: [fn(&mut Self) -> Result<()>; 21] = [
+        let builtins: [fn(&mut Self) -> Result<()>; 23] = [
             |r| r.add_with_inverse::<Affine<F>>("Affine"),
             |r| r.add_with_inverse::<ActNorm<F>>("ActNorm"),
             |r| r.add_with_inverse::<Permutation>("Permutation"),
@@ -76,6 +76,8 @@ impl<F: Float> Registry<F> {
             |r| r.add_with_inverse::<Tanh>("Tanh"),
             |r| r.add_with_inverse::<Logit>("Logit"),
             |r| r.add_with_inverse::<Chain<F>>("Chain"),
+            |r| r.add_with_inverse::<FactorOut<F, Chain<F>>>("FactorOut"),
+            |r| r.add_with_inverse::<FactorOut<F, Box<dyn Bijector<F>>>>("FactorOut<Box>"),
             |r| r.add_with_inverse::<AffineCoupling<F>>("AffineCoupling"),
             |r| r.add_with_inverse::<AdditiveCoupling<F>>("AdditiveCoupling"),
             |r| r.add_with_inverse::<SplineCoupling<F>>("SplineCoupling"),

@@ -12,6 +12,7 @@
 //! | [`Exp`], [`Sigmoid`], [`Softplus`], [`Tanh`], [`Logit`] | a scalar map on every entry | `Σ ln|f'(x)|` ([`elementwise`]) |
 //! | [`Permutation`] | `x[:, π]` | `0` |
 //! | [`Squeeze`] | `C×H×W → 4C×(H/2)×(W/2)`, `2×2` blocks to channels | `0` |
+//! | [`FactorOut`] | `[g(x_1), x_2]`: `g` on the first `⌊C/2⌋` channels, the rest to the base (multi-scale) | that of `g` |
 
 pub mod actnorm;
 mod actnorm_init;
@@ -21,6 +22,7 @@ pub mod chain;
 pub mod conv1x1;
 pub mod coupling;
 pub mod elementwise;
+pub mod factor_out;
 #[cfg(test)]
 pub(crate) mod fd;
 pub mod invert;
@@ -37,6 +39,7 @@ pub use coupling::{
     RationalQuadraticSpline, ScaleBound, Shift, SplineCoupling,
 };
 pub use elementwise::{Exp, Logit, Sigmoid, Softplus, Tanh};
+pub use factor_out::FactorOut;
 pub use invert::Invert;
 pub use permutation::Permutation;
 pub use squeeze::Squeeze;

@@ -77,7 +77,9 @@ impl Dequantize {
     /// Dequantisation of data with `levels` values `0, …, levels − 1` (finite, ≥ 1).
     pub fn new(levels: f64) -> Result<Self> {
         if !(levels.is_finite() && levels >= 1.0) {
-            return Err(Error::InvalidParameter(format!("Dequantize: {levels} levels (needs a finite number ≥ 1)")));
+            return Err(Error::InvalidParameter(format!(
+                "Dequantize: {levels} levels (needs a finite number ≥ 1)"
+            )));
         }
         Ok(Self { levels })
     }

@@ -11,9 +11,9 @@ use bijectors::nn::ConvNetConfig;
 use bijectors::testing::{Domain, Spec};
 use bijectors::{
     chain, ActNorm, Activation, AdditiveCoupling, Affine, AffineCoupling, Bijector, BoundedAffine, Chain,
-    Coupling, Exp, Float, ImageShape, Invert, Invertible1x1Conv, Logit, Mask, MaskedAutoregressive, Order,
-    Permutation, RationalQuadraticSpline, Result, ScaleBound, Shift, Sigmoid, Softplus, SplineCoupling,
-    Squeeze, Tanh,
+    Coupling, Exp, FactorOut, Float, ImageShape, Invert, Invertible1x1Conv, Logit, Mask,
+    MaskedAutoregressive, Order, Permutation, RationalQuadraticSpline, Result, ScaleBound, Shift, Sigmoid,
+    Softplus, SplineCoupling, Squeeze, Tanh,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -182,6 +182,26 @@ pub fn zoo() -> Vec<Case> {
                 Coupling::with_conv(shape, Mask::channel_wise(shape, true)?, BoundedAffine::new(ScaleBound::SigmoidGlow)?, 1, &ConvNetConfig::new(4).activation(Activation::Tanh), rng)?,
             ]?
         }, Real, 16, Some(1), true),
+        // Multi-scale: factor out half the channels; a two-scale Glow on 1×4×4 in the data → base
+        // direction (checkerboard coupling, squeeze, a Glow step, the learned split prior as a
+        // channel coupling, then the second scale on the kept 2×2×2 half).
+        case!("factor_out", |rng| FactorOut::new(ImageShape::new(2, 2, 2)?, chain![Affine::<F>::identity(4)?]?)?, Real, 8, None, true),
+        case!("multiscale_glow_1x4x4", |rng| {
+            let (s1, s4, s2) = (ImageShape::new(1, 4, 4)?, ImageShape::new(4, 2, 2)?, ImageShape::new(2, 2, 2)?);
+            let cfg = ConvNetConfig::new(3).activation(Activation::Tanh);
+            let affine = || BoundedAffine::new(ScaleBound::Tanh);
+            chain![
+                Coupling::with_conv(s1, Mask::checkerboard(s1, 0)?, affine()?, 0, &cfg, rng)?,
+                Squeeze::new(s1)?,
+                ActNorm::<F>::new(s4)?,
+                Invertible1x1Conv::<F>::lu_random(s4, rng)?,
+                Coupling::with_conv(s4, Mask::channel_wise(s4, true)?, affine()?, 0, &cfg, rng)?,
+                FactorOut::new(s4, chain![
+                    Squeeze::new(s2)?,
+                    Coupling::with_conv(ImageShape::new(8, 1, 1)?, Mask::channel_wise(ImageShape::new(8, 1, 1)?, false)?, affine()?, 0, &cfg, rng)?,
+                ]?)?,
+            ]?
+        }, Real, 16, None, true),
         case!("conv1x1_vector", |rng| Invertible1x1Conv::<F>::lu_random(ImageShape::vector(5)?, rng)?, Real, 5, None, true),
         case!("mixed_chain", |rng| chain![
             ActNorm::<F>::vector(4)?,

@@ -29,8 +29,8 @@ mod config;
 pub use config::{Control, FitConfig, FitReport, Progress, StopReason};
 
 use super::batches::{gather, Minibatches};
-use super::Augment;
 use super::schedule::LrSchedule;
+use super::Augment;
 use super::Optimizer;
 use crate::core::validate;
 use crate::core::{Bijector, Error, Float, Gradients, Result};

@@ -339,12 +339,14 @@ fn dequantised_bits_per_dim_bound_the_discrete_entropy() {
     use crate::{Invert, Logit};
     let levels = [0.0, 0.0, 1.0, 2.0]; // P = ½, ¼, ¼: entropy 1.5 bits
     let data = Array2::from_shape_fn((400, 1), |(i, _)| levels[i % 4]);
-    let chain = crate::chain![Affine::<f64>::identity(1).unwrap(), Invert::new(Logit::new(0.0).unwrap())].unwrap();
+    let chain =
+        crate::chain![Affine::<f64>::identity(1).unwrap(), Invert::new(Logit::new(0.0).unwrap())].unwrap();
     let mut flow = Flow::new(StandardNormal::new(1).unwrap(), chain).unwrap();
     let mut adam = Adam::new(0.05).unwrap();
     let config = FitConfig::new(600, 100).seed(3);
     let mut dq = Dequantize::new(4.0).unwrap();
-    fit_augmented(&mut flow, data.view(), None, &mut adam, &config, &mut dq, |_, _| Control::Continue).unwrap();
+    fit_augmented(&mut flow, data.view(), None, &mut adam, &config, &mut dq, |_, _| Control::Continue)
+        .unwrap();
     // the bound E_u[log p] − log 4 ≤ log P(x): estimate with many noise draws
     let mut rng = StdRng::seed_from_u64(9);
     let mut total = 0.0;
