@@ -11,7 +11,8 @@
 //! * an `Invert<F, ActNorm<F>>` runs the wrapped layer's forward on the way:
 //!   [`ActNorm::initialize_forward`];
 //! * nested [`Chain`]s are entered (in the direction the batch travels through them: an
-//!   `Invert<F, Chain<F>>` runs its inner chain first layer to last), and so are boxed layers;
+//!   `Invert<F, Chain<F>>` runs its inner chain first layer to last), and so are boxed layers
+//!   and the inner chain of a [`FactorOut`] (on the kept columns; the factored ones pass);
 //! * any other layer maps the batch with its pass in the travelling direction.
 //!
 //! Already initialised ActNorms (restored ones among them) are left alone and just map the batch.
@@ -21,8 +22,8 @@
 use crate::core::params::check_finite;
 use crate::core::validate;
 use crate::core::{Bijector, Direction, Float, Result};
-use crate::layers::{ActNorm, Chain, Invert};
-use ndarray::{Array2, ArrayView2};
+use crate::layers::{ActNorm, Chain, FactorOut, Invert};
+use ndarray::{s, Array2, ArrayView2, Axis};
 use std::any::Any;
 
 /// An ActNorm's address (stable while the chain is borrowed) and its state before the call.
@@ -150,12 +151,39 @@ impl<F: Float> Run<'_, '_, F> {
         if let Some(inv) = (&mut *layer as &mut dyn Any).downcast_mut::<Invert<F, Box<dyn Bijector<F>>>>() {
             return self.visit(inv.inner_mut().as_mut(), dir.flip(), batch);
         }
+        if let Some(f) = (&mut *layer as &mut dyn Any).downcast_mut::<FactorOut<F, Chain<F>>>() {
+            let k = f.kept_shape().dim();
+            return self.visit_kept(f.inner_mut(), k, dir, batch);
+        }
+        if let Some(f) = (&mut *layer as &mut dyn Any).downcast_mut::<FactorOut<F, Box<dyn Bijector<F>>>>() {
+            let k = f.kept_shape().dim();
+            return self.visit_kept(f.inner_mut().as_mut(), k, dir, batch);
+        }
         let context = layer.context_dim().and(self.context);
         Ok(layer.transform(dir, batch.view(), context)?.0)
     }
 }
 
-/// Calls `f` on every ActNorm reachable through chains, boxes and inverts, in layer order.
+impl<F: Float> Run<'_, '_, F> {
+    /// A [`FactorOut`]'s step: its inner layer on the first `k` columns, the rest unchanged.
+    fn visit_kept(
+        &mut self,
+        inner: &mut dyn Bijector<F>,
+        k: usize,
+        dir: Direction,
+        batch: Array2<F>,
+    ) -> Result<Array2<F>> {
+        let kept = self.visit(inner, dir, batch.slice(s![.., ..k]).to_owned())?;
+        if self.left == 0 {
+            return Ok(batch);
+        }
+        ndarray::concatenate(Axis(1), &[kept.view(), batch.slice(s![.., k..])])
+            .map_err(|e| crate::core::Error::BadLayerOutput { layer: inner.name(), reason: e.to_string() })
+    }
+}
+
+/// Calls `f` on every ActNorm reachable through chains, boxes, inverts and factor-outs, in layer
+/// order.
 fn walk<F: Float>(layer: &dyn Bijector<F>, f: &mut dyn FnMut(&ActNorm<F>)) {
     let any: &dyn Any = layer;
     if let Some(a) = any.downcast_ref::<ActNorm<F>>() {
@@ -170,6 +198,10 @@ fn walk<F: Float>(layer: &dyn Bijector<F>, f: &mut dyn FnMut(&ActNorm<F>)) {
         walk(inv.inner(), f);
     } else if let Some(inv) = any.downcast_ref::<Invert<F, Box<dyn Bijector<F>>>>() {
         walk(inv.inner().as_ref(), f);
+    } else if let Some(fo) = any.downcast_ref::<FactorOut<F, Chain<F>>>() {
+        walk(fo.inner(), f);
+    } else if let Some(fo) = any.downcast_ref::<FactorOut<F, Box<dyn Bijector<F>>>>() {
+        walk(fo.inner().as_ref(), f);
     }
 }
 
@@ -188,6 +220,10 @@ fn walk_mut<F: Float>(layer: &mut dyn Bijector<F>, f: &mut dyn FnMut(&mut ActNor
         walk_mut(inv.inner_mut(), f);
     } else if let Some(inv) = any.downcast_mut::<Invert<F, Box<dyn Bijector<F>>>>() {
         walk_mut(inv.inner_mut().as_mut(), f);
+    } else if let Some(fo) = any.downcast_mut::<FactorOut<F, Chain<F>>>() {
+        walk_mut(fo.inner_mut(), f);
+    } else if let Some(fo) = any.downcast_mut::<FactorOut<F, Box<dyn Bijector<F>>>>() {
+        walk_mut(fo.inner_mut().as_mut(), f);
     }
 }
 

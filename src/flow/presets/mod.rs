@@ -1,5 +1,5 @@
 //! Ready-made flows: the common tabular architectures ([`StackConfig`]: NSF coupling, MAF, spline
-//! MAF, IAF) and RealNVP stacks, including exact reproductions of the reference flows of the
+//! MAF, IAF), the multi-scale image flows ([`GlowConfig`], [`RealNvpConfig`]) and RealNVP stacks, including exact reproductions of the reference flows of the
 //! PyTorch mirror (`moons` and `tabular64` of the benchmark workloads).
 //!
 //! A RealNVP stack applies affine couplings `c_1, …, c_K` (in the forward, sampling, direction) with
@@ -11,7 +11,9 @@ use crate::layers::{AffineCoupling, Chain, Mask, Permutation};
 use crate::nn::{Activation, MlpConfig};
 use rand::Rng;
 
+pub mod images;
 pub mod stacks;
+pub use images::{GlowConfig, RealNvpConfig};
 pub use stacks::StackConfig;
 
 /// The fixed permutation of the `tabular64` workload: `numpy.random.default_rng(0).permutation(64)`.

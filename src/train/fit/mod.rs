@@ -7,7 +7,7 @@
 //!    fit starts, restored when it ends);
 //! 2. draw a minibatch ([`Sampling`](crate::train::Sampling)) with the fit's `StdRng`, gather its
 //!    rows into a reused buffer (and, in [`fit_augmented`], pass it through the
-//!    [`Augment`](crate::train::Augment), which draws from the same `StdRng`);
+//!    [`Augment`], which draws from the same `StdRng`);
 //! 3. `loss = flow.nll_and_grad(batch, &mut grads)` (mean NLL; `grads` is one [`Gradients`]
 //!    buffer made once and reused by every step), then `optimizer.step(flow.params_mut(), &grads)`;
 //! 4. every `eval_every` steps (and at the last step) evaluate the mean held-out NLL
