@@ -130,6 +130,13 @@ pub(crate) fn nan_max(a: f64, b: f64) -> f64 {
     }
 }
 
+/// `‖a − b‖∞ / max(‖b‖∞, scale, 1e-6)`: [`grad_rel_err`] with a floor for the scale, the size of
+/// the larger gradient the entries belong to.
+pub(crate) fn grad_rel_err_at(a: &[f64], b: &[f64], scale: f64) -> f64 {
+    let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, nan_max);
+    diff / b.iter().map(|y| y.abs()).fold(scale, f64::max).max(1e-6)
+}
+
 /// `‖a − b‖∞ / max(‖b‖∞, 1e-6)`.
 pub(crate) fn grad_rel_err(a: &[f64], b: &[f64]) -> f64 {
     let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, nan_max);

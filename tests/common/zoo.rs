@@ -8,7 +8,7 @@
 
 use super::cond::CondScale;
 use bijectors::nn::ConvNetConfig;
-use bijectors::presets::{GlowConfig, RealNvpConfig};
+use bijectors::presets::GlowConfig;
 use bijectors::testing::{Domain, Spec};
 use bijectors::{
     chain, ActNorm, Activation, AdditiveCoupling, Affine, AffineCoupling, Bijector, BoundedAffine, Chain,
@@ -203,13 +203,10 @@ pub fn zoo() -> Vec<Case> {
                 ]?)?,
             ]?
         }, Real, 16, None, true),
-        // The presets, deep stacks (11 couplings), with smaller parameter noise: at σ/3 the
-        // gradient suite's five-point ladder missed the deepest coupling's `w0` by 2.4e-5
-        // (relative; tolerance 1e-5), while a direct five-point difference at h = 1e-4 agrees with
-        // the backward to 1e-10 even at σ = 3 (measured on six seeds): the estimate, not the
-        // gradient, is what degrades there.
-        case!("glow_preset_1x4x4", |rng| GlowConfig::new(2, 1, 2).activation(Activation::Tanh).build::<F, _>(ImageShape::new(1, 4, 4)?, rng)?, Real, 16, None, true, 0.15),
-        case!("realnvp_preset_1x4x4", |rng| RealNvpConfig::new(2, 2).activation(Activation::Softplus).build::<F, _>(ImageShape::new(1, 4, 4)?, rng)?, Real, 16, None, true, 1.0 / 3.0),
+        // The Glow preset with a third of the parameter noise, as the spline cases (a deep stack).
+        // The RealNVP preset (11 couplings) is left to its doc test: its gradient suite alone took
+        // 33 s (release), and every layer kind it uses is a case here.
+        case!("glow_preset_1x4x4", |rng| GlowConfig::new(2, 1, 2).activation(Activation::Tanh).build::<F, _>(ImageShape::new(1, 4, 4)?, rng)?, Real, 16, None, true, 1.0 / 3.0),
         case!("conv1x1_vector", |rng| Invertible1x1Conv::<F>::lu_random(ImageShape::vector(5)?, rng)?, Real, 5, None, true),
         case!("mixed_chain", |rng| chain![
             ActNorm::<F>::vector(4)?,
