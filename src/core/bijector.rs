@@ -121,6 +121,31 @@ pub trait Bijector<F: Float>: Any + Send + Sync {
         short_type_name(std::any::type_name::<Self>())
     }
 
+    /// How many data-dependent initialisations inside this layer are still to run (the hidden
+    /// ActNorms of a coupling's [`ConvNet`](crate::nn::ConvNet) conditioner, for one); default 0.
+    /// [`Chain::initialize_actnorms`](crate::Chain::initialize_actnorms) runs them, on the data
+    /// reaching the layer.
+    fn pending_inner_inits(&self) -> usize {
+        0
+    }
+
+    /// Runs the pending inner initialisations on `batch`, the data reaching this layer when it
+    /// runs in `direction` (with the pass's `context`); returns how many ran. On an error the
+    /// layer is unchanged. The default does nothing.
+    fn initialize_inner(
+        &mut self,
+        direction: Direction,
+        batch: ArrayView2<F>,
+        context: Option<ArrayView2<F>>,
+    ) -> Result<usize> {
+        let _ = (direction, batch, context);
+        Ok(0)
+    }
+
+    /// Marks the inner initialisations as not done again, leaving the parameters alone (for a
+    /// caller that restores them after a failed initialisation). The default does nothing.
+    fn forget_inner_inits(&mut self) {}
+
     /// [`pass`](Bijector::pass), with its result checked (output shaped like the input and
     /// finite, one finite log-det per row) and its tape stamped with this layer's identity.
     /// Containers call this on their parts; it is not meant to be overridden.
@@ -281,6 +306,20 @@ impl<F: Float, B: Bijector<F> + ?Sized> Bijector<F> for Box<B> {
     }
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+    fn pending_inner_inits(&self) -> usize {
+        (**self).pending_inner_inits()
+    }
+    fn initialize_inner(
+        &mut self,
+        direction: Direction,
+        batch: ArrayView2<F>,
+        context: Option<ArrayView2<F>>,
+    ) -> Result<usize> {
+        (**self).initialize_inner(direction, batch, context)
+    }
+    fn forget_inner_inits(&mut self) {
+        (**self).forget_inner_inits()
     }
     fn checked_pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
         (**self).checked_pass(args)

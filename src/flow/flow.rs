@@ -446,9 +446,10 @@ impl<F: Float, B: Bijector<F>> Flow<F, crate::flow::StandardNormal, B> {
 }
 
 impl<F: Float, D: BaseDistribution<F>> Flow<F, D, crate::layers::Chain<F>> {
-    /// Initialises every not-yet-initialised [`ActNorm`](crate::ActNorm) of the flow's chain, in
-    /// order, from a batch of data (see [`Chain::initialize_actnorms`](crate::Chain::initialize_actnorms));
-    /// returns how many were initialised.
+    /// Initialises every not-yet-initialised [`ActNorm`](crate::ActNorm) of the flow's chain (and
+    /// the hidden ActNorms of its couplings' conv conditioners), in order, from a batch of data
+    /// (see [`Chain::initialize_actnorms`](crate::Chain::initialize_actnorms)); returns how many
+    /// were initialised.
     ///
     /// ```
     /// use bijectors::{chain, ActNorm, Affine, Flow, StandardNormal};

@@ -10,7 +10,7 @@ use super::tensor::{Tensor, TensorRef};
 use crate::core::Float;
 use crate::layers::{BoundedAffine, Coupling, CouplingTransform, Mask, RationalQuadraticSpline, ScaleBound};
 use crate::nn::{Activation, Conditioner, ConvLayout, ConvNet, Mlp};
-use ndarray::{Ix1, Ix2};
+use ndarray::{Array1, Ix1, Ix2};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -188,6 +188,18 @@ struct ConvNetForm<L, W, B> {
     activation: Activation,
     weights: Vec<W>,
     biases: Vec<B>,
+    /// The hidden ActNorms, when the network has them (always written: the binary form is not
+    /// self-describing; a JSON file without the field reads as `None`).
+    normalization: Option<HiddenNormForm<B>>,
+}
+
+/// A [`ConvNet`]'s hidden ActNorms: the log-scales `s0`, `s1` and whether the data-dependent
+/// initialisation has run (so a loaded network is not re-initialised).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HiddenNormForm<B> {
+    log_scales: Vec<B>,
+    initialized: bool,
 }
 
 impl<F: Float> Serialize for ConvNet<F> {
@@ -197,6 +209,10 @@ impl<F: Float> Serialize for ConvNet<F> {
             activation: self.activation(),
             weights: self.weights().iter().map(TensorRef).collect(),
             biases: self.biases().iter().map(TensorRef).collect(),
+            normalization: self.log_scales().map(|ls| HiddenNormForm {
+                log_scales: ls.iter().map(TensorRef).collect(),
+                initialized: self.is_normalization_initialized(),
+            }),
         }
         .serialize(s)
     }
@@ -207,6 +223,19 @@ impl<'de, F: Float> Deserialize<'de> for ConvNet<F> {
         let f = ConvNetForm::<ConvLayout, Tensor<F, Ix2>, Tensor<F, Ix1>>::deserialize(d)?;
         let weights = f.weights.into_iter().map(|w| w.0).collect();
         let biases = f.biases.into_iter().map(|b| b.0).collect();
-        ConvNet::from_parts(f.layout, weights, biases, f.activation).map_err(refuse("ConvNet"))
+        let net = ConvNet::from_parts(f.layout, weights, biases, f.activation).map_err(refuse("ConvNet"))?;
+        match f.normalization {
+            None => Ok(net),
+            Some(n) => {
+                let scales: Vec<Array1<F>> = n.log_scales.into_iter().map(|s| s.0).collect();
+                let scales: [Array1<F>; 2] = scales.try_into().map_err(|v: Vec<_>| {
+                    <D::Error as serde::de::Error>::custom(format!(
+                        "ConvNet: {} hidden log-scale vectors, expected 2",
+                        v.len()
+                    ))
+                })?;
+                net.with_normalization(scales, n.initialized).map_err(refuse("ConvNet"))
+            }
+        }
     }
 }

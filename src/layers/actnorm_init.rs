@@ -13,25 +13,70 @@
 //! * nested [`Chain`]s are entered (in the direction the batch travels through them: an
 //!   `Invert<F, Chain<F>>` runs its inner chain first layer to last), and so are boxed layers
 //!   and the inner chain of a [`FactorOut`] (on the kept columns; the factored ones pass);
+//! * a layer with inner initialisations pending (a [`Coupling`](crate::Coupling) whose
+//!   [`ConvNet`](crate::nn::ConvNet) conditioner has hidden ActNorms, see
+//!   [`Bijector::pending_inner_inits`]) runs them on the batch reaching it, then maps it;
 //! * any other layer maps the batch with its pass in the travelling direction.
 //!
 //! Already initialised ActNorms (restored ones among them) are left alone and just map the batch.
-//! The walk stops after the last ActNorm to initialise, so layers further on are not run. On an
-//! error the ActNorms initialised by the call are restored to their previous state.
+//! The walk stops after the last initialisation, so layers further on are not run. On an error
+//! the layers initialised by the call are restored to their previous state.
 
 use crate::core::params::check_finite;
 use crate::core::validate;
 use crate::core::{Bijector, Direction, Float, Result};
 use crate::layers::{ActNorm, Chain, FactorOut, Invert};
-use ndarray::{s, Array2, ArrayView2, Axis};
+use ndarray::{s, Array2, ArrayD, ArrayView2, Axis};
 use std::any::Any;
 
-/// An ActNorm's address (stable while the chain is borrowed) and its state before the call.
-type Saved<F> = (usize, ActNorm<F>);
+/// What the call changed, to undo on an error: keyed by the layer's (thin) address, stable while
+/// the chain is borrowed.
+enum Saved<F: Float> {
+    /// An ActNorm the call initialised, as it was before.
+    ActNorm(usize, ActNorm<F>),
+    /// A layer whose inner initialisations ran, with its parameters before.
+    Inner(usize, Vec<ArrayD<F>>),
+}
+
+impl<F: Float> Saved<F> {
+    /// Puts `leaf` back as it was, if it is the layer this entry saved.
+    fn restore(&self, leaf: &mut dyn Bijector<F>) {
+        match self {
+            Saved::ActNorm(addr, old) if *addr == address(leaf) => {
+                if let Some(a) = (leaf as &mut dyn Any).downcast_mut::<ActNorm<F>>() {
+                    *a = old.clone();
+                }
+            }
+            Saved::Inner(addr, old) if *addr == address(leaf) => {
+                for (mut p, v) in leaf.params_mut().into_iter().zip(old) {
+                    p.value.assign(v);
+                }
+                leaf.forget_inner_inits();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A layer's address without its vtable, to recognise it again in a second walk.
+fn address<F: Float>(layer: &dyn Bijector<F>) -> usize {
+    layer as *const dyn Bijector<F> as *const () as usize
+}
+
+/// How many initialisations a leaf layer still needs: one for an uninitialised ActNorm, its
+/// [`pending_inner_inits`](Bijector::pending_inner_inits) otherwise.
+fn pending<F: Float>(leaf: &dyn Bijector<F>) -> usize {
+    match (leaf as &dyn Any).downcast_ref::<ActNorm<F>>() {
+        Some(a) => usize::from(!a.is_initialized()),
+        None => leaf.pending_inner_inits(),
+    }
+}
 
 impl<F: Float> Chain<F> {
     /// Initialises every not-yet-initialised [`ActNorm`] of the chain, in order, from a batch of
-    /// `data`; returns how many were initialised.
+    /// `data`, and the inner ones of its layers (the hidden ActNorms of a coupling's conv
+    /// conditioner, [`ConvNetConfig::actnorm`](crate::nn::ConvNetConfig::actnorm)); returns how
+    /// many were initialised (a conditioner's pair of hidden ActNorms counts once).
     ///
     /// The data enter where they do in a flow, at the chain's **last** layer, and travel the
     /// density direction (data → base) layer by layer. Every uninitialised ActNorm met is
@@ -40,9 +85,11 @@ impl<F: Float> Chain<F> {
     /// with [`initialize_inverse`](ActNorm::initialize_inverse), an `Invert<F, ActNorm<F>>`
     /// (which runs the wrapped layer's forward) with
     /// [`initialize_forward`](ActNorm::initialize_forward). Nested chains, boxed layers and
-    /// `Invert<F, Chain<F>>` are entered in the direction the batch travels through them; other
-    /// layers just map the batch. Already initialised (e.g. restored) ActNorms are left alone, and
-    /// the walk stops after the last ActNorm to initialise.
+    /// `Invert<F, Chain<F>>` are entered in the direction the batch travels through them; a
+    /// coupling with a pending conditioner initialisation runs it on its conditioner input (the
+    /// pass-through part of the batch reaching it); other layers just map the batch. Already
+    /// initialised (e.g. restored) ones are left alone, and the walk stops after the last one to
+    /// initialise.
     ///
     /// Errors if `data` is not a valid batch of the chain's width, if the chain needs a context
     /// (use [`initialize_actnorms_with_context`](Chain::initialize_actnorms_with_context)), or if a
@@ -83,18 +130,15 @@ impl<F: Float> Chain<F> {
         validate::context(context.as_ref(), self.context_dim(), data.nrows())?;
         check_finite(&self.params())?;
         let mut left = 0;
-        walk(self, &mut |a| left += usize::from(!a.is_initialized()));
+        walk(self, &mut |leaf| left += pending(leaf));
         let mut saved = Vec::new();
-        let mut run = Run { context, left, saved: &mut saved };
-        match run.visit(self, Direction::Inverse, data.to_owned()) {
-            Ok(_) => Ok(saved.len()),
+        let mut run = Run { context, left, done: 0, saved: &mut saved };
+        let outcome = run.visit(self, Direction::Inverse, data.to_owned());
+        let done = run.done;
+        match outcome {
+            Ok(_) => Ok(done),
             Err(e) => {
-                walk_mut(self, &mut |a| {
-                    let addr = a as *const ActNorm<F> as usize;
-                    if let Some((_, old)) = saved.iter().find(|(s, _)| *s == addr) {
-                        *a = old.clone();
-                    }
-                });
+                walk_mut(self, &mut |leaf| saved.iter().for_each(|s| s.restore(leaf)));
                 Err(e)
             }
         }
@@ -104,8 +148,10 @@ impl<F: Float> Chain<F> {
 /// The state of one initialisation walk.
 struct Run<'a, 's, F: Float> {
     context: Option<ArrayView2<'a, F>>,
-    /// ActNorms still to initialise; the walk stops at zero.
+    /// Initialisations still to run; the walk stops at zero.
     left: usize,
+    /// Initialisations run so far.
+    done: usize,
     saved: &'s mut Vec<Saved<F>>,
 }
 
@@ -118,9 +164,10 @@ impl<F: Float> Run<'_, '_, F> {
         }
         if let Some(a) = (&mut *layer as &mut dyn Any).downcast_mut::<ActNorm<F>>() {
             if !a.is_initialized() {
-                self.saved.push((a as *const ActNorm<F> as usize, a.clone()));
+                self.saved.push(Saved::ActNorm(address(&*a), a.clone()));
                 a.initialize(dir, batch.view())?;
                 self.left -= 1;
+                self.done += 1;
                 if self.left == 0 {
                     return Ok(batch);
                 }
@@ -160,6 +207,16 @@ impl<F: Float> Run<'_, '_, F> {
             return self.visit_kept(f.inner_mut().as_mut(), k, dir, batch);
         }
         let context = layer.context_dim().and(self.context);
+        if layer.pending_inner_inits() > 0 {
+            let before = layer.params().iter().map(|p| p.value.to_owned()).collect();
+            self.saved.push(Saved::Inner(address(&*layer), before));
+            let ran = layer.initialize_inner(dir, batch.view(), context)?;
+            self.left = self.left.saturating_sub(ran);
+            self.done += ran;
+            if self.left == 0 {
+                return Ok(batch);
+            }
+        }
         Ok(layer.transform(dir, batch.view(), context)?.0)
     }
 }
@@ -182,13 +239,11 @@ impl<F: Float> Run<'_, '_, F> {
     }
 }
 
-/// Calls `f` on every ActNorm reachable through chains, boxes, inverts and factor-outs, in layer
-/// order.
-fn walk<F: Float>(layer: &dyn Bijector<F>, f: &mut dyn FnMut(&ActNorm<F>)) {
+/// Calls `f` on every leaf layer reachable through chains, boxes, inverts and factor-outs, in
+/// layer order; an `Invert<F, ActNorm<F>>` counts as its ActNorm.
+fn walk<F: Float>(layer: &dyn Bijector<F>, f: &mut dyn FnMut(&dyn Bijector<F>)) {
     let any: &dyn Any = layer;
-    if let Some(a) = any.downcast_ref::<ActNorm<F>>() {
-        f(a);
-    } else if let Some(chain) = any.downcast_ref::<Chain<F>>() {
+    if let Some(chain) = any.downcast_ref::<Chain<F>>() {
         chain.layers().iter().for_each(|l| walk(l.as_ref(), f));
     } else if let Some(b) = any.downcast_ref::<Box<dyn Bijector<F>>>() {
         walk(b.as_ref(), f);
@@ -202,15 +257,15 @@ fn walk<F: Float>(layer: &dyn Bijector<F>, f: &mut dyn FnMut(&ActNorm<F>)) {
         walk(fo.inner(), f);
     } else if let Some(fo) = any.downcast_ref::<FactorOut<F, Box<dyn Bijector<F>>>>() {
         walk(fo.inner().as_ref(), f);
+    } else {
+        f(layer);
     }
 }
 
 /// [`walk`], mutably.
-fn walk_mut<F: Float>(layer: &mut dyn Bijector<F>, f: &mut dyn FnMut(&mut ActNorm<F>)) {
+fn walk_mut<F: Float>(layer: &mut dyn Bijector<F>, f: &mut dyn FnMut(&mut dyn Bijector<F>)) {
     let any: &mut dyn Any = layer;
-    if let Some(a) = any.downcast_mut::<ActNorm<F>>() {
-        f(a);
-    } else if let Some(chain) = any.downcast_mut::<Chain<F>>() {
+    if let Some(chain) = any.downcast_mut::<Chain<F>>() {
         chain.layers_mut().iter_mut().for_each(|l| walk_mut(l.as_mut(), f));
     } else if let Some(b) = any.downcast_mut::<Box<dyn Bijector<F>>>() {
         walk_mut(b.as_mut(), f);
@@ -224,6 +279,8 @@ fn walk_mut<F: Float>(layer: &mut dyn Bijector<F>, f: &mut dyn FnMut(&mut ActNor
         walk_mut(fo.inner_mut(), f);
     } else if let Some(fo) = any.downcast_mut::<FactorOut<F, Box<dyn Bijector<F>>>>() {
         walk_mut(fo.inner_mut().as_mut(), f);
+    } else {
+        f(layer);
     }
 }
 
@@ -375,5 +432,64 @@ mod tests {
         assert_standard(&z, shape, "boxed");
         let inner = flow.get::<Invert<f64, Chain<f64>>>(0).unwrap().inner();
         assert_standard(&inner.get::<ActNorm<f64>>(0).unwrap().forward(z.view()).unwrap(), shape, "inner");
+    }
+
+    type NormalizedCoupling =
+        crate::layers::Coupling<f64, crate::nn::ConvNet<f64>, crate::layers::BoundedAffine>;
+
+    /// A checkerboard affine coupling on `shape` whose conv conditioner has hidden ActNorms.
+    fn normalized_coupling(shape: ImageShape, rng: &mut StdRng) -> NormalizedCoupling {
+        use crate::layers::{BoundedAffine, Coupling, Mask, ScaleBound};
+        let cfg = crate::nn::ConvNetConfig::new(3).actnorm(true).zero_last_layer(false);
+        let bound = BoundedAffine::new(ScaleBound::Tanh).unwrap();
+        Coupling::with_conv(shape, Mask::checkerboard(shape, 0).unwrap(), bound, 0, &cfg, rng).unwrap()
+    }
+
+    #[test]
+    fn conv_conditioner_actnorms_are_initialised_on_the_data_reaching_them() {
+        use crate::nn::Conditioner;
+        let shape = ImageShape::new(1, 2, 4).unwrap();
+        let mut rng = StdRng::seed_from_u64(5);
+        let coupling = normalized_coupling(shape, &mut rng);
+        let mut flow: Chain<f64> = crate::chain![
+            coupling.clone(),
+            ActNorm::new(shape).unwrap(),
+            Box::new(Invert::new(coupling)) as Box<dyn Bijector<f64>>,
+        ]
+        .unwrap();
+        let x = data(40, shape, 6);
+        assert_eq!(flow.initialize_actnorms(x.view()).unwrap(), 3);
+        // The last layer saw x itself: its conditioner standardises on the masked x.
+        let last = flow.layers()[2].as_ref();
+        assert_eq!(last.pending_inner_inits(), 0);
+        let first = flow.get::<NormalizedCoupling>(0).unwrap();
+        assert!(first.conditioner().is_normalization_initialized());
+        // The first one saw the data after the other two layers' inverses; check its hidden Z.
+        let seen = flow.layers()[1].inverse(last.inverse(x.view()).unwrap().view()).unwrap();
+        let passed = seen.select(Axis(1), first.mask().pass_through());
+        let (_, tape) = first.conditioner().forward(passed.view(), true).unwrap();
+        let z = &tape.get::<crate::nn::ConvNetTape<f64>>("ConvNet").unwrap().pre_activations()[1];
+        for c in z.axis_iter(Axis(1)) {
+            assert!(c.mean().unwrap().abs() < 1e-10 && (c.var(1.0) - 1.0).abs() < 1e-8);
+        }
+        assert_eq!(flow.initialize_actnorms(x.view()).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_failure_restores_conv_conditioner_actnorms_too() {
+        use crate::nn::Conditioner;
+        // One row: the coupling (8 pixels) initialises first, then the vector ActNorm (one value
+        // per channel) fails; the coupling's conditioner is rolled back.
+        let shape = ImageShape::new(1, 2, 4).unwrap();
+        let mut rng = StdRng::seed_from_u64(7);
+        let coupling = normalized_coupling(shape, &mut rng);
+        let before = coupling.clone();
+        let mut flow: Chain<f64> = crate::chain![ActNorm::vector(8).unwrap(), coupling].unwrap();
+        let one = data(1, shape, 8);
+        assert!(flow.initialize_actnorms(one.view()).is_err());
+        let after = flow.get::<NormalizedCoupling>(1).unwrap();
+        assert_eq!(after.conditioner(), before.conditioner());
+        assert!(after.conditioner().needs_data_init());
+        assert_eq!(flow.initialize_actnorms(data(2, shape, 9).view()).unwrap(), 2);
     }
 }

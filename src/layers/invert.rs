@@ -87,4 +87,19 @@ impl<F: Float, B: Bijector<F>> Bijector<F> for Invert<F, B> {
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
         self.inner.params_mut()
     }
+    fn pending_inner_inits(&self) -> usize {
+        self.inner.pending_inner_inits()
+    }
+    /// The inner layer's, with the direction flipped.
+    fn initialize_inner(
+        &mut self,
+        direction: crate::Direction,
+        batch: ndarray::ArrayView2<F>,
+        context: Option<ndarray::ArrayView2<F>>,
+    ) -> Result<usize> {
+        self.inner.initialize_inner(direction.flip(), batch, context)
+    }
+    fn forget_inner_inits(&mut self) {
+        self.inner.forget_inner_inits()
+    }
 }

@@ -85,6 +85,24 @@ pub trait Conditioner<F: Float>: Any + Send + Sync {
         None
     }
 
+    /// Whether the conditioner has a data-dependent initialisation still to run (a
+    /// [`ConvNet`](crate::nn::ConvNet) with hidden ActNorms that has not seen data). Default
+    /// `false`.
+    fn needs_data_init(&self) -> bool {
+        false
+    }
+
+    /// Runs the data-dependent initialisation, if one is waiting, on a batch of inputs `x`
+    /// (`(n, input_dim)`); otherwise does nothing. On an error the conditioner is unchanged.
+    fn initialize_from_data(&mut self, x: ArrayView2<F>) -> Result<()> {
+        let _ = x;
+        Ok(())
+    }
+
+    /// Marks the data-dependent initialisation as not done (the parameters stay), so that
+    /// [`initialize_from_data`](Conditioner::initialize_from_data) runs it again.
+    fn forget_data_init(&mut self) {}
+
     /// A short name for messages.
     fn name(&self) -> &'static str {
         short_type_name(std::any::type_name::<Self>())
@@ -148,6 +166,15 @@ impl<F: Float, C: Conditioner<F> + ?Sized> Conditioner<F> for Box<C> {
     }
     fn image_grid(&self) -> Option<(usize, usize)> {
         (**self).image_grid()
+    }
+    fn needs_data_init(&self) -> bool {
+        (**self).needs_data_init()
+    }
+    fn initialize_from_data(&mut self, x: ArrayView2<F>) -> Result<()> {
+        (**self).initialize_from_data(x)
+    }
+    fn forget_data_init(&mut self) {
+        (**self).forget_data_init()
     }
     fn name(&self) -> &'static str {
         (**self).name()

@@ -174,6 +174,8 @@ pub fn zoo() -> Vec<Case> {
         case!("conv_affine_checkerboard", |rng| Coupling::with_conv(ImageShape::new(2, 4, 4)?, Mask::checkerboard(ImageShape::new(2, 4, 4)?, 0)?, BoundedAffine::new(ScaleBound::SigmoidGlow)?, 0, &ConvNetConfig::new(4).activation(Activation::Tanh), rng)?, Real, 32, None, true),
         case!("conv_additive_channels_context_relu", |rng| Coupling::with_conv(ImageShape::new(2, 4, 4)?, Mask::channel_wise(ImageShape::new(2, 4, 4)?, false)?, Shift, 2, &ConvNetConfig::new(4), rng)?, Real, 32, Some(2), false),
         case!("conv_affine_channels_3x4x4", |rng| Coupling::with_conv(ImageShape::new(3, 4, 4)?, Mask::channel_wise(ImageShape::new(3, 4, 4)?, true)?, BoundedAffine::new(ScaleBound::SoftClamp(2.0))?, 0, &ConvNetConfig::new(3).activation(Activation::Softplus), rng)?, Real, 48, None, true),
+        // Hidden ActNorms in the conditioner (random log-scales like every other parameter).
+        case!("conv_affine_channels_hidden_actnorm", |rng| Coupling::with_conv(ImageShape::new(2, 4, 4)?, Mask::channel_wise(ImageShape::new(2, 4, 4)?, false)?, BoundedAffine::new(ScaleBound::SigmoidGlow)?, 1, &ConvNetConfig::new(4).activation(Activation::Tanh).actnorm(true), rng)?, Real, 32, Some(1), true),
         case!("conv_spline_checkerboard_context", |rng| Coupling::with_conv(ImageShape::new(1, 4, 4)?, Mask::checkerboard(ImageShape::new(1, 4, 4)?, 1)?, RationalQuadraticSpline::new(3, 3.0)?, 1, &ConvNetConfig::new(3).activation(Activation::Softplus), rng)?, Real, 16, Some(1), true, 1.0 / 3.0),
         case!("glow_step", |rng| {
             let shape = ImageShape::new(4, 2, 2)?;

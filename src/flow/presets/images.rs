@@ -61,6 +61,9 @@ pub struct GlowConfig {
     pub split_prior: bool,
     /// The conditioners' activation (default ReLU).
     pub activation: Activation,
+    /// Hidden ActNorms in every conv conditioner (Glow's `Conv2d` with ActNorm; default `false`),
+    /// initialised with the other ActNorms by `Chain::initialize_actnorms`.
+    pub conditioner_actnorm: bool,
 }
 
 impl GlowConfig {
@@ -74,6 +77,7 @@ impl GlowConfig {
             bound: ScaleBound::SigmoidGlow,
             split_prior: true,
             activation: Activation::Relu,
+            conditioner_actnorm: false,
         }
     }
 
@@ -101,6 +105,12 @@ impl GlowConfig {
         self
     }
 
+    /// Hidden ActNorms in the conv conditioners (on or off).
+    pub fn conditioner_actnorm(mut self, on: bool) -> Self {
+        self.conditioner_actnorm = on;
+        self
+    }
+
     /// The flow for images of `shape`.
     pub fn build<F: Float, R: Rng + ?Sized>(
         &self,
@@ -120,7 +130,8 @@ impl GlowConfig {
     fn level<F: Float, R: Rng + ?Sized>(&self, shape: ImageShape, l: usize, rng: &mut R) -> Result<Chain<F>> {
         let squeeze = Squeeze::new(shape)?;
         let s = squeeze.output_shape();
-        let net = ConvNetConfig::new(self.hidden).activation(self.activation);
+        let net =
+            ConvNetConfig::new(self.hidden).activation(self.activation).actnorm(self.conditioner_actnorm);
         let mut chain = Chain::new().then(squeeze)?;
         for _ in 0..self.steps {
             chain.push(ActNorm::<F>::new(s)?)?;
@@ -173,12 +184,21 @@ pub struct RealNvpConfig {
     pub bound: ScaleBound,
     /// The conditioners' activation (default ReLU).
     pub activation: Activation,
+    /// Hidden ActNorms in every conv conditioner (Glow's `Conv2d` with ActNorm; default `false`),
+    /// initialised with the other ActNorms by `Chain::initialize_actnorms`.
+    pub conditioner_actnorm: bool,
 }
 
 impl RealNvpConfig {
     /// `levels` scales with conditioners of `hidden` channels.
     pub fn new(levels: usize, hidden: usize) -> Self {
-        Self { levels, hidden, bound: ScaleBound::Tanh, activation: Activation::Relu }
+        Self {
+            levels,
+            hidden,
+            bound: ScaleBound::Tanh,
+            activation: Activation::Relu,
+            conditioner_actnorm: false,
+        }
     }
 
     /// The couplings' scale bound.
@@ -190,6 +210,12 @@ impl RealNvpConfig {
     /// The conditioners' activation.
     pub fn activation(mut self, activation: Activation) -> Self {
         self.activation = activation;
+        self
+    }
+
+    /// Hidden ActNorms in the conv conditioners (on or off).
+    pub fn conditioner_actnorm(mut self, on: bool) -> Self {
+        self.conditioner_actnorm = on;
         self
     }
 
@@ -207,7 +233,8 @@ impl RealNvpConfig {
     }
 
     fn level<F: Float, R: Rng + ?Sized>(&self, shape: ImageShape, l: usize, rng: &mut R) -> Result<Chain<F>> {
-        let net = ConvNetConfig::new(self.hidden).activation(self.activation);
+        let net =
+            ConvNetConfig::new(self.hidden).activation(self.activation).actnorm(self.conditioner_actnorm);
         let coupling = |s: ImageShape, mask: Mask, rng: &mut R| -> Result<_> {
             Coupling::<F, _, _>::with_conv(s, mask, BoundedAffine::new(self.bound)?, 0, &net, rng)
         };

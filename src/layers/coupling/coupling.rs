@@ -266,6 +266,31 @@ impl<F: Float, C: Conditioner<F>, T: CouplingTransform<F>> Bijector<F> for Coupl
         (!shape.is_vector()).then_some((shape, shape))
     }
 
+    fn pending_inner_inits(&self) -> usize {
+        usize::from(self.conditioner.needs_data_init())
+    }
+
+    /// The conditioner's data-dependent initialisation on its input `[x_P, c]` (the pass-through
+    /// coordinates are the same in both directions, so `direction` does not matter).
+    fn initialize_inner(
+        &mut self,
+        _direction: crate::Direction,
+        batch: ArrayView2<F>,
+        context: Option<ArrayView2<F>>,
+    ) -> Result<usize> {
+        if !self.conditioner.needs_data_init() {
+            return Ok(0);
+        }
+        validate::batch(&batch, Some(self.mask.dim()), "Coupling initialize_inner")?;
+        let v = self.conditioner_input(&batch, context)?.into_owned();
+        self.conditioner.initialize_from_data(v.view())?;
+        Ok(1)
+    }
+
+    fn forget_inner_inits(&mut self) {
+        self.conditioner.forget_data_init();
+    }
+
     fn pass(&self, args: PassArgs<'_, F>) -> Result<Pass<F>> {
         let n = args.input.nrows();
         let v = self.conditioner_input(&args.input, args.context)?;

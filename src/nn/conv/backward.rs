@@ -20,7 +20,7 @@ impl<F: Float> ConvNet<F> {
         let n = x.nrows();
         check_backward_widths(self, x, grad_out)?;
         let want = (n * self.layout.grid().pixels(), self.hidden());
-        let pre_len = if self.activation.needs_pre_activation() { 2 } else { 0 };
+        let pre_len = if self.keeps_pre_activations() { 2 } else { 0 };
         let fits = |a: &[Array2<F>], len: usize| a.len() == len && a.iter().all(|a| a.dim() == want);
         if !fits(&tape.post, 2) || !fits(&tape.pre, pre_len) {
             return Err(Error::WrongTape {
@@ -31,6 +31,9 @@ impl<F: Float> ConvNet<F> {
         for ((w, b), (wn, bn)) in self.weights.iter().zip(&self.biases).zip(NAMES) {
             grads.get_shaped(wn, w.shape())?;
             grads.get_shaped(bn, b.shape())?;
+        }
+        for name in self.norm.iter().flat_map(|_| super::LOG_SCALE_NAMES) {
+            grads.get_shaped(name, &[self.hidden()])?;
         }
         Ok(())
     }
@@ -76,6 +79,7 @@ impl<F: Float> ConvNet<F> {
         let delta_y = self.layout.scatter_output_grad(grad_out);
         let mut delta = conv3::backward(&post[1], grid, &self.weights[2], &delta_y, grads, NAMES[2])?;
         self.mul_derivative(&mut delta, post, pre, 1);
+        self.normalization_backward(&mut delta, pre, 1, grads)?;
         // the 1×1 convolution: a dense layer over pixels
         let (w1, b1) = NAMES[1];
         gemm(F::one(), &post[0].t(), &delta.view(), F::one(), &mut grads.matrix(w1, self.weights[1].dim())?);
@@ -83,10 +87,25 @@ impl<F: Float> ConvNet<F> {
         let mut delta_a1 = Array2::zeros(post[0].dim());
         gemm(F::one(), &delta.view(), &self.weights[1].t(), F::zero(), &mut delta_a1.view_mut());
         self.mul_derivative(&mut delta_a1, post, pre, 0);
+        self.normalization_backward(&mut delta_a1, pre, 0, grads)?;
         // the first 3×3 convolution, on the input images (rebuilt from x)
         let images = self.layout.scatter_input(x);
         let delta_x = conv3::backward(&images.view(), grid, &self.weights[0], &delta_a1, grads, NAMES[0])?;
         Ok(self.layout.gather_input_grad(delta_x.as_slice().expect("standard layout"), x.nrows()))
+    }
+
+    /// Through hidden layer `k`'s ActNorm, if any: adds `∂s_k` and turns `δ_Z` into `δ_V`.
+    fn normalization_backward(
+        &self,
+        delta: &mut Array2<F>,
+        pre: &[ArrayView2<F>],
+        k: usize,
+        grads: &mut GradientsMut<'_, F>,
+    ) -> Result<()> {
+        if let Some(norm) = &self.norm {
+            norm.backward(delta, &pre[k], k, grads.vector(super::LOG_SCALE_NAMES[k], self.hidden())?);
+        }
+        Ok(())
     }
 
     /// `δ ⊙= act'(Z_{k+1})` for hidden layer `k` (0 or 1), read from the kept activations.

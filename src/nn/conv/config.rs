@@ -35,12 +35,15 @@ pub struct ConvNetConfig {
     pub activation: Activation,
     /// Whether the last convolution starts at zero (default `true`).
     pub zero_last: bool,
+    /// Whether each hidden convolution is followed by an ActNorm (default `false`; see
+    /// [`actnorm`](ConvNetConfig::actnorm)).
+    pub actnorm: bool,
 }
 
 impl ConvNetConfig {
     /// A ReLU network of `hidden` channels with a zero last convolution.
     pub fn new(hidden: usize) -> Self {
-        Self { hidden, activation: Activation::Relu, zero_last: true }
+        Self { hidden, activation: Activation::Relu, zero_last: true, actnorm: false }
     }
 
     /// Sets the hidden nonlinearity.
@@ -52,6 +55,29 @@ impl ConvNetConfig {
     /// Whether the last convolution starts at zero.
     pub fn zero_last_layer(mut self, zero: bool) -> Self {
         self.zero_last = zero;
+        self
+    }
+
+    /// Whether each hidden convolution is followed by an ActNorm, as Glow's `Conv2d` has (its
+    /// log-scales `"s0"`, `"s1"` start at zero; the data-dependent initialisation,
+    /// [`ConvNet::initialize_normalization`], is run by
+    /// [`Chain::initialize_actnorms`](crate::Chain::initialize_actnorms) for the couplings of a
+    /// chain). The bias of each hidden convolution is the ActNorm's bias.
+    ///
+    /// ```
+    /// use bijectors::nn::{Conditioner, ConvLayout, ConvNetConfig};
+    /// use bijectors::ImageShape;
+    ///
+    /// let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(3);
+    /// let layout = ConvLayout::image(ImageShape::new(2, 4, 4)?, 4, 0)?;
+    /// let plain = ConvNetConfig::new(8).build::<f32, _>(layout.clone(), &mut rng)?;
+    /// let normed = ConvNetConfig::new(8).actnorm(true).build::<f32, _>(layout, &mut rng)?;
+    /// assert_eq!(normed.num_params(), plain.num_params() + 2 * 8);
+    /// assert!(normed.needs_data_init() && !plain.needs_data_init());
+    /// # Ok::<(), bijectors::Error>(())
+    /// ```
+    pub fn actnorm(mut self, on: bool) -> Self {
+        self.actnorm = on;
         self
     }
 
@@ -78,6 +104,10 @@ impl ConvNetConfig {
             weights.push(Array2::from_shape_simple_fn((fan_in, fan_out), &mut draw));
             biases.push(Array1::from_shape_simple_fn(fan_out, &mut draw));
         }
-        ConvNet::from_parts(layout, weights, biases, self.activation)
+        let net = ConvNet::from_parts(layout, weights, biases, self.activation)?;
+        if self.actnorm {
+            return net.with_normalization([Array1::zeros(h), Array1::zeros(h)], false);
+        }
+        Ok(net)
     }
 }

@@ -9,6 +9,10 @@
 //! * `A_1 = act(conv3×3(X; W_0) + b_0)`, `A_2 = act(conv1×1(A_1; W_1) + b_1)`,
 //!   `Y = conv3×3(A_2; W_2) + b_2` (Glow's `NN()`; `W_2`, `b_2` start at zero, so a fresh
 //!   coupling is the identity);
+//! * optionally ([`ConvNetConfig::actnorm`]) an ActNorm after each hidden convolution, before the
+//!   activation: `A_l = act((conv(·) + b_l) ⊙ exp(s_l))`, with a data-dependent initialisation
+//!   ([`ConvNet::initialize_normalization`], which `Chain::initialize_actnorms` runs on the
+//!   data reaching the coupling) that standardises each hidden layer on a batch;
 //! * the output columns are the entries of `Y` the layout lists.
 //!
 //! Each 3×3 convolution is one GEMM: with the patch matrix `P = im2col(X)` (`(n·H·W, 9C)`, the
@@ -21,7 +25,8 @@
 //!
 //! Backward, from `δ_Y = ∂L/∂Y` (the output cotangents scattered back onto their entries):
 //! `∂W_2 += P_2ᵀ·δ_Y`, `∂b_2 += Σ δ_Y`, `δ_{A_2} = col2im(δ_Y·W_2ᵀ)`; through the activations
-//! `δ_{Z} = δ_A ⊙ act'(Z)`; `∂W_1 += A_1ᵀ·δ_{Z_2}`, `δ_{A_1} = δ_{Z_2}·W_1ᵀ`; `∂W_0 += P_0ᵀ·δ_{Z_1}`,
+//! `δ_{Z} = δ_A ⊙ act'(Z)` (with the ActNorms,
+//! then `∂s_l += Σ δ_Z ⊙ Z_l` and `δ_Z ← δ_Z ⊙ exp(s_l)`); `∂W_1 += A_1ᵀ·δ_{Z_2}`, `δ_{A_1} = δ_{Z_2}·W_1ᵀ`; `∂W_0 += P_0ᵀ·δ_{Z_1}`,
 //! `δ_X = col2im(δ_{Z_1}·W_0ᵀ)`, and `∂L/∂x` reads `δ_X` at the input entries (a context column
 //! sums its channel over the pixels). `col2im` is the transpose of `im2col`. The patch
 //! matrices are rebuilt in the backward rather than kept (they are 9× the activations).
@@ -30,6 +35,7 @@ mod backward;
 mod config;
 mod conv3;
 mod layout;
+mod norm;
 #[cfg(test)]
 mod tests;
 
@@ -48,11 +54,16 @@ const BLOCK_ROWS: usize = 2048;
 /// Names of the parameters, in order: the weight and bias of each of the three convolutions.
 const NAMES: [(&str, &str); 3] = [("w0", "b0"), ("w1", "b1"), ("w2", "b2")];
 
+/// Names of the hidden ActNorms' log-scales (when the network has them).
+const LOG_SCALE_NAMES: [&str; 2] = ["s0", "s1"];
+
 /// A convolutional conditioner `3×3 conv → act → 1×1 conv → act → 3×3 conv` (see the
 /// [module docs](crate::nn::conv) for the math and the weight layout).
 ///
 /// Parameters, in order and by name: `"w0"` `(9·(C + context), hidden)`, `"b0"`, `"w1"`
-/// `(hidden, hidden)`, `"b1"`, `"w2"` `(9·hidden, C_out)`, `"b2"`. A [`ConvLayout`] says how
+/// `(hidden, hidden)`, `"b1"`, `"w2"` `(9·hidden, C_out)`, `"b2"`; a network with hidden
+/// ActNorms ([`ConvNetConfig::actnorm`]) has their log-scales `"s0"` and `"s1"` (`hidden` each)
+/// after `"b0"` and `"b1"`. A [`ConvLayout`] says how
 /// the input columns become the input image and which output entries are returned, so the same
 /// network serves channel-wise masks (contiguous channels in, the transformed channels' entries
 /// out) and checkerboards (the pass-through pixels in a full image with zeros at the
@@ -80,11 +91,13 @@ pub struct ConvNet<F: Float> {
     weights: Vec<Array2<F>>,
     biases: Vec<Array1<F>>,
     activation: Activation,
+    norm: Option<norm::HiddenNorm<F>>,
 }
 
 /// What a recorded [`ConvNet`] pass keeps: the two hidden activations `A_1`, `A_2` (pixel-major,
 /// `(n·H·W, hidden)`) and, only for an activation whose derivative cannot be read from its
-/// output (a `LeakyRelu` with a negative slope), the pre-activations too.
+/// output (a `LeakyRelu` with a negative slope) or for a network with hidden ActNorms (whose
+/// log-scale gradient reads them), the pre-activations `Z_1`, `Z_2` too.
 ///
 /// ```
 /// use bijectors::nn::{Conditioner, ConvLayout, ConvNetConfig, ConvNetTape};
@@ -109,7 +122,8 @@ impl<F> ConvNetTape<F> {
         &self.post
     }
 
-    /// The pre-activations (empty unless the activation needs them).
+    /// The pre-activations `Z_1`, `Z_2` (after the hidden ActNorms, if any; empty unless the
+    /// activation needs them or the network has hidden ActNorms).
     pub fn pre_activations(&self) -> &[Array2<F>] {
         &self.pre
     }
@@ -152,7 +166,7 @@ impl<F: Float> ConvNet<F> {
                 return Err(Error::InvalidParameter(format!("ConvNet layer {l}: entry {p} is not finite")));
             }
         }
-        Ok(Self { layout, weights, biases, activation })
+        Ok(Self { layout, weights, biases, activation, norm: None })
     }
 
     /// The layout.
@@ -185,6 +199,19 @@ impl<F: Float> ConvNet<F> {
         conv3::forward(x, self.layout.grid(), &self.weights[l], &self.biases[l])
     }
 
+    /// `Z_l = V_l ⊙ exp(s_l)` when the hidden layers have ActNorms (else nothing).
+    fn normalize(&self, v: &mut Array2<F>, l: usize) {
+        if let Some(norm) = &self.norm {
+            norm.scale(v, l);
+        }
+    }
+
+    /// Whether a recorded pass keeps the pre-activations `Z_1`, `Z_2`: the activation's derivative
+    /// needs them, or the hidden ActNorms' log-scale gradient `Σ δ ⊙ Z` does.
+    pub(super) fn keeps_pre_activations(&self) -> bool {
+        self.activation.needs_pre_activation() || self.norm.is_some()
+    }
+
     /// Images per block of a pass: about [`BLOCK_ROWS`] pixel rows.
     pub(super) fn block_images(&self) -> usize {
         (BLOCK_ROWS / self.layout.grid().pixels()).max(1)
@@ -196,7 +223,7 @@ impl<F: Float> ConvNet<F> {
     /// streaming `n·H·W × hidden` arrays through memory between layers.
     fn run(&self, x: &ArrayView2<F>, record: bool) -> (Array2<F>, Option<ConvNetTape<F>>) {
         let n = x.nrows();
-        let keep_pre = record && self.activation.needs_pre_activation();
+        let keep_pre = record && self.keeps_pre_activations();
         // the kept arrays of each block: [A_1, A_2, Z_1, Z_2] as far as they are kept
         let mut kept: [Vec<Array2<F>>; 4] = Default::default();
         let mut out = Array2::zeros((n, self.output_dim()));
@@ -205,11 +232,13 @@ impl<F: Float> ConvNet<F> {
             let images = start..(start + block).min(n);
             let input = self.layout.scatter_input(&x.slice(s![images.clone(), ..]));
             let mut a1 = self.conv3(&input.view(), 0);
+            self.normalize(&mut a1, 0);
             if keep_pre {
                 kept[2].push(a1.clone());
             }
             self.activation.apply_inplace(&mut a1);
             let mut a2 = dense(a1.view(), &self.weights[1], &self.biases[1]);
+            self.normalize(&mut a2, 1);
             if keep_pre {
                 kept[3].push(a2.clone());
             }
@@ -276,20 +305,49 @@ impl<F: Float> Conditioner<F> for ConvNet<F> {
     }
 
     fn params(&self) -> Vec<Param<'_, F>> {
-        let layers = self.weights.iter().zip(&self.biases).zip(NAMES);
-        layers
-            .flat_map(|((w, b), (wn, bn))| {
-                [Param::new(wn, w.view().into_dyn()), Param::new(bn, b.view().into_dyn())]
-            })
-            .collect()
+        let mut out = Vec::with_capacity(8);
+        for (l, (wn, bn)) in NAMES.into_iter().enumerate() {
+            out.push(Param::new(wn, self.weights[l].view().into_dyn()));
+            out.push(Param::new(bn, self.biases[l].view().into_dyn()));
+            if let (Some(norm), true) = (&self.norm, l < 2) {
+                out.push(Param::new(LOG_SCALE_NAMES[l], norm.log_scales[l].view().into_dyn()));
+            }
+        }
+        out
     }
 
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
-        let layers = self.weights.iter_mut().zip(self.biases.iter_mut()).zip(NAMES);
-        layers
-            .flat_map(|((w, b), (wn, bn))| {
-                [ParamMut::new(wn, w.view_mut().into_dyn()), ParamMut::new(bn, b.view_mut().into_dyn())]
-            })
-            .collect()
+        let mut scales: Vec<_> = match &mut self.norm {
+            Some(norm) => norm.log_scales.iter_mut().map(Some).collect(),
+            None => vec![None, None],
+        };
+        scales.push(None);
+        let layers = self.weights.iter_mut().zip(self.biases.iter_mut()).zip(scales).zip(NAMES);
+        let mut out = Vec::with_capacity(8);
+        for (l, (((w, b), s), (wn, bn))) in layers.enumerate() {
+            out.push(ParamMut::new(wn, w.view_mut().into_dyn()));
+            out.push(ParamMut::new(bn, b.view_mut().into_dyn()));
+            if let Some(s) = s {
+                out.push(ParamMut::new(LOG_SCALE_NAMES[l], s.view_mut().into_dyn()));
+            }
+        }
+        out
+    }
+
+    fn needs_data_init(&self) -> bool {
+        self.norm.as_ref().is_some_and(|n| !n.initialized)
+    }
+
+    /// [`initialize_normalization`](ConvNet::initialize_normalization) when the hidden ActNorms
+    /// wait for it; otherwise nothing.
+    fn initialize_from_data(&mut self, x: ArrayView2<F>) -> Result<()> {
+        if self.needs_data_init() {
+            self.initialize_normalization(x)?;
+        }
+        Ok(())
+    }
+
+    fn forget_data_init(&mut self) {
+        self.set_normalization_initialized(false);
     }
 }
