@@ -8,8 +8,12 @@ use rand::SeedableRng;
 
 /// A network with every parameter drawn (nothing at zero), for the layout.
 fn random_net(layout: ConvLayout, hidden: usize, activation: Activation, rng: &mut StdRng) -> ConvNet<f64> {
-    let mut net =
-        ConvNetConfig::new(hidden).activation(activation).zero_last_layer(false).build(layout, rng).unwrap();
+    random_net_with(ConvNetConfig::new(hidden).activation(activation), layout, rng)
+}
+
+/// The network of `config` (last layer drawn too) with every parameter drawn.
+fn random_net_with(config: ConvNetConfig, layout: ConvLayout, rng: &mut StdRng) -> ConvNet<f64> {
+    let mut net = config.zero_last_layer(false).build(layout, rng).unwrap();
     for mut p in net.params_mut() {
         p.value.mapv_inplace(|_| 0.5 * f64::standard_normal(rng));
     }
@@ -175,16 +179,7 @@ fn random_normalized_net(
     activation: Activation,
     rng: &mut StdRng,
 ) -> ConvNet<f64> {
-    let mut net = ConvNetConfig::new(hidden)
-        .activation(activation)
-        .zero_last_layer(false)
-        .actnorm(true)
-        .build(layout, rng)
-        .unwrap();
-    for mut p in net.params_mut() {
-        p.value.mapv_inplace(|_| 0.5 * f64::standard_normal(rng));
-    }
-    net
+    random_net_with(ConvNetConfig::new(hidden).activation(activation).actnorm(true), layout, rng)
 }
 
 /// Scales channel `o` of NCHW images by `exp(s[o])`.
