@@ -188,7 +188,7 @@ fn shift_images(batch: &mut ArrayViewMut2<f32>, p: f64, moves: usize, rng: &mut 
             continue;
         }
         let (dy, dx) = MOVES[rng.random_range(0..moves)];
-        let old = row.to_owned();
+        let old: [f32; DIM] = std::array::from_fn(|k| row[k]); // on the stack: no allocation per image
         for y in 0..8i32 {
             for x in 0..8i32 {
                 let (sy, sx) = (y - dy, x - dx);

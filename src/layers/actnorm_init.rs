@@ -486,6 +486,10 @@ mod tests {
         let before = coupling.clone();
         let mut flow: Chain<f64> = crate::chain![ActNorm::vector(8).unwrap(), coupling].unwrap();
         let one = data(1, shape, 8);
+        // Alone, the coupling does initialise on that row (so the rollback below is not vacuous).
+        let mut alone: Chain<f64> = crate::chain![before.clone()].unwrap();
+        assert_eq!(alone.initialize_actnorms(one.view()).unwrap(), 1);
+        assert_ne!(alone.get::<NormalizedCoupling>(0).unwrap().conditioner(), before.conditioner());
         assert!(flow.initialize_actnorms(one.view()).is_err());
         let after = flow.get::<NormalizedCoupling>(1).unwrap();
         assert_eq!(after.conditioner(), before.conditioner());

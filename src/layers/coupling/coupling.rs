@@ -282,7 +282,7 @@ impl<F: Float, C: Conditioner<F>, T: CouplingTransform<F>> Bijector<F> for Coupl
             return Ok(0);
         }
         validate::batch(&batch, Some(self.mask.dim()), "Coupling initialize_inner")?;
-        let v = self.conditioner_input(&batch, context)?.into_owned();
+        let v = self.conditioner_input(&batch, context)?;
         self.conditioner.initialize_from_data(v.view())?;
         Ok(1)
     }

@@ -25,8 +25,8 @@
 //!
 //! Backward, from `δ_Y = ∂L/∂Y` (the output cotangents scattered back onto their entries):
 //! `∂W_2 += P_2ᵀ·δ_Y`, `∂b_2 += Σ δ_Y`, `δ_{A_2} = col2im(δ_Y·W_2ᵀ)`; through the activations
-//! `δ_{Z} = δ_A ⊙ act'(Z)` (with the ActNorms,
-//! then `∂s_l += Σ δ_Z ⊙ Z_l` and `δ_Z ← δ_Z ⊙ exp(s_l)`); `∂W_1 += A_1ᵀ·δ_{Z_2}`, `δ_{A_1} = δ_{Z_2}·W_1ᵀ`; `∂W_0 += P_0ᵀ·δ_{Z_1}`,
+//! `δ_{Z} = δ_A ⊙ act'(Z)` (with the ActNorms, then `∂s_l += Σ δ_Z ⊙ Z_l` and
+//! `δ_Z ← δ_Z ⊙ exp(s_l)`); `∂W_1 += A_1ᵀ·δ_{Z_2}`, `δ_{A_1} = δ_{Z_2}·W_1ᵀ`; `∂W_0 += P_0ᵀ·δ_{Z_1}`,
 //! `δ_X = col2im(δ_{Z_1}·W_0ᵀ)`, and `∂L/∂x` reads `δ_X` at the input entries (a context column
 //! sums its channel over the pixels). `col2im` is the transpose of `im2col`. The patch
 //! matrices are rebuilt in the backward rather than kept (they are 9× the activations).
