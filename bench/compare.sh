@@ -5,13 +5,14 @@
 #   SHARED (default ../shared)          the shared folder with bench/ and data/
 #   REF    (default ${TMPDIR:-/tmp}/bijectors-ref)  reference environments (bash $SHARED/bench/setup_envs.sh)
 #   ONLY   (default: the workloads this crate implements) regex for torch_bench.py / jax_bench.py --only
+#   THREADS (default 1,2)               thread counts: the crate's benches run once per count
+#                                       (RAYON_NUM_THREADS), the Python references take the list
 #   BENCH_FILTER (default: all)         criterion filter (regex on <case>/<op>/<shape>_T<threads>), e.g.
 #                                       BENCH_FILTER='nsf|maf' for the NSF / MAF presets only
 #   REFS   (default "torch jax zuko")   which references to run; each is skipped when its environment
 #                                       is missing ($REF/venv for torch, $REF/jaxvenv for jax, zuko
 #                                       importable in $REF/venv for zuko)
 #   ZUKO_ONLY (default .*)              regex for bench/zuko_bench.py --only ('impl/case/op')
-#   THREADS (default 1,2)               thread counts of the Python references
 #   MAX_WAIT (default 600)              seconds the Python references wait for a busy machine to go
 #                                       quiet before redoing a timing chunk (lower it on a shared box)
 # Output: $REF/results/{bijectors_bench,torch_bench,jax_bench,zuko_bench}.json and $REF/results/compare.md
@@ -31,11 +32,10 @@ MAX_WAIT=${MAX_WAIT:-600}
 wants() { case " $REFS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 mkdir -p "$OUT"
 cd "$HERE"
-if [ -n "$BENCH_FILTER" ]; then
-  cargo bench --bench flows -- "$BENCH_FILTER" --noplot
-else
-  cargo bench --bench flows -- --noplot
-fi
+for t in ${THREADS//,/ }; do
+  # criterion's filter is a regex on the id, which ends in _T<threads>
+  RAYON_NUM_THREADS=$t cargo bench --bench flows -- "(${BENCH_FILTER:-.*}).*_T$t\$" --noplot
+done
 python3 bench/criterion_records.py target/criterion > "$OUT/bijectors_bench.json"
 files=("$OUT/bijectors_bench.json")
 if wants torch && [ -x "$REF/venv/bin/python" ]; then

@@ -16,12 +16,11 @@ use rand::SeedableRng;
 use std::hint::black_box;
 use std::time::Duration;
 
-/// Threads used by this crate's kernels (single-threaded matrixmultiply).
-const THREADS: usize = 1;
-
+/// The id `<op>/<shape>_T<threads>`: the threads a batch is split across (rayon's pool, set by
+/// `RAYON_NUM_THREADS`; `bench/compare.sh` runs the benches once per thread count).
 fn id(op: &str, shape: &[usize]) -> BenchmarkId {
     let shape: Vec<String> = shape.iter().map(|s| s.to_string()).collect();
-    BenchmarkId::new(op, format!("{}_T{THREADS}", shape.join("x")))
+    BenchmarkId::new(op, format!("{}_T{}", shape.join("x"), bijectors::core::threads()))
 }
 
 /// Moves every parameter off the identity start so the timings see a generic flow.

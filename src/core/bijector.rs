@@ -189,9 +189,8 @@ pub trait Bijector<F: Float>: Any + Send + Sync {
         input: ArrayView2<F>,
         context: Option<ArrayView2<F>>,
     ) -> Result<(Array2<F>, Array1<F>)> {
-        let args = checked::entry(self, direction, input, context, false)?;
-        let pass = self.checked_pass(args)?;
-        Ok((pass.output, pass.log_det))
+        let (args, work) = checked::entry(self, direction, input, context, false)?;
+        checked::split_pass(self, args, work)
     }
 
     /// `(f(x), log|det ∂f/∂x|)` for each row of `x`.
@@ -221,8 +220,8 @@ pub trait Bijector<F: Float>: Any + Send + Sync {
         input: ArrayView2<F>,
         context: Option<ArrayView2<F>>,
     ) -> Result<Array1<F>> {
-        let args = checked::entry(self, direction, input, context, false)?;
-        self.checked_log_det(args)
+        let (args, work) = checked::entry(self, direction, input, context, false)?;
+        checked::split_log_det(self, args, work)
     }
 
     /// `log|det ∂f/∂x|` at each row of `x` (forward direction).
@@ -243,7 +242,7 @@ pub trait Bijector<F: Float>: Any + Send + Sync {
         input: ArrayView2<'a, F>,
         context: Option<ArrayView2<'a, F>>,
     ) -> Result<Recorded<'a, F>> {
-        let args = checked::entry(self, direction, input, context, true)?;
+        let (args, _) = checked::entry(self, direction, input, context, true)?;
         let pass = self.checked_pass(args)?;
         Ok(Recorded { direction, input, context, pass })
     }

@@ -4,12 +4,13 @@
 use crate::core::bijector::Bijector;
 use crate::core::error::{Error, Result};
 use crate::core::float::Float;
+use crate::core::parallel;
 use crate::core::params::{check_finite, Gradients};
 use crate::core::pass::{Cotangents, InputGrads, Pass, PassArgs, PassRecord};
 use crate::core::tape::Stamp;
 use crate::core::validate;
 use crate::core::Direction;
-use ndarray::{Array1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 use std::any::{Any, TypeId};
 
 /// A layer's identity for tape stamps: its concrete type and its address.
@@ -23,18 +24,72 @@ fn array_id<F>(a: &ArrayView2<F>) -> (usize, (usize, usize)) {
 
 /// Validates what a user passed to a public entry point and builds the pass arguments: the batch
 /// (non-empty, width, finite), the context (present exactly when the bijector is conditional, one
-/// row per sample, finite) and the parameters (finite).
+/// row per sample, finite) and the parameters (finite). Also returns the work of one row (the
+/// number of parameters plus the width), from which [`parallel::row_blocks`] decides whether the
+/// batch is worth splitting.
 pub(crate) fn entry<'a, F: Float, B: Bijector<F> + ?Sized>(
     layer: &B,
     direction: Direction,
     input: ArrayView2<'a, F>,
     context: Option<ArrayView2<'a, F>>,
     record: bool,
-) -> Result<PassArgs<'a, F>> {
+) -> Result<(PassArgs<'a, F>, usize)> {
     validate::batch(&input, layer.dim(), layer.name())?;
     validate::context(context.as_ref(), layer.context_dim(), input.nrows())?;
-    check_finite(&layer.params())?;
-    Ok(PassArgs { direction, input, context, record })
+    let params = layer.params();
+    check_finite(&params)?;
+    let work = params.iter().map(|p| p.value.len()).sum::<usize>() + input.ncols();
+    Ok((PassArgs { direction, input, context, record }, work))
+}
+
+/// A checked pass over `args` (unrecorded), split into row blocks run on the pool's threads when
+/// the batch carries enough work; the blocks' outputs and log-dets joined in row order. An error
+/// in any block is reported by running the whole batch again in one piece, so that it is the
+/// error (with the row index) a one-thread run gives.
+pub(crate) fn split_pass<F: Float, B: Bijector<F> + ?Sized>(
+    layer: &B,
+    args: PassArgs<'_, F>,
+    work_per_row: usize,
+) -> Result<(Array2<F>, Array1<F>)> {
+    let blocks = parallel::row_blocks(args.input.nrows(), work_per_row);
+    if blocks.len() > 1 {
+        let parts = parallel::map_blocks(&blocks, |rows| layer.checked_pass(args.rows(rows)));
+        if let Ok(parts) = parts.into_iter().collect::<Result<Vec<_>>>() {
+            return Ok((
+                join_rows(parts.iter().map(|p| p.output.view())),
+                join_log_dets(parts.iter().map(|p| &p.log_det)),
+            ));
+        }
+    }
+    let pass = layer.checked_pass(args)?;
+    Ok((pass.output, pass.log_det))
+}
+
+/// [`split_pass`] for the log-det alone.
+pub(crate) fn split_log_det<F: Float, B: Bijector<F> + ?Sized>(
+    layer: &B,
+    args: PassArgs<'_, F>,
+    work_per_row: usize,
+) -> Result<Array1<F>> {
+    let blocks = parallel::row_blocks(args.input.nrows(), work_per_row);
+    if blocks.len() > 1 {
+        let parts = parallel::map_blocks(&blocks, |rows| layer.checked_log_det(args.rows(rows)));
+        if let Ok(parts) = parts.into_iter().collect::<Result<Vec<_>>>() {
+            return Ok(join_log_dets(parts.iter()));
+        }
+    }
+    layer.checked_log_det(args)
+}
+
+/// The blocks' rows, one after the other, in one array.
+pub(crate) fn join_rows<'a, F: Float>(blocks: impl Iterator<Item = ArrayView2<'a, F>>) -> Array2<F> {
+    let blocks: Vec<_> = blocks.collect();
+    ndarray::concatenate(Axis(0), &blocks).expect("blocks of one batch have the same width")
+}
+
+/// The blocks' log-dets, one after the other.
+pub(crate) fn join_log_dets<'a, F: Float>(blocks: impl Iterator<Item = &'a Array1<F>>) -> Array1<F> {
+    blocks.flat_map(|b| b.iter().copied()).collect()
 }
 
 /// Checks a pass's result (shapes, finiteness) and stamps its tape.

@@ -124,10 +124,23 @@ pub fn check_finite<F: Float>(params: &[Param<'_, F>]) -> Result<()> {
 /// assert_eq!(g.get("shift").unwrap()[0], 0.0);
 /// assert!(g.get("nope").is_none());
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+///
+/// With the `parallel` feature, a gradient of a batch split across threads (see
+/// [`parallel`](crate::core::parallel)) is accumulated per row block; the buffers of the second
+/// and later blocks are kept inside the `Gradients` and reused at the next step, so a training
+/// loop allocates them once. They are not part of its value: equality, [`iter`](Gradients::iter)
+/// and the accessors see only the summed gradient.
+#[derive(Debug, Clone)]
 pub struct Gradients<F> {
     names: Vec<String>,
     arrays: Vec<ArrayD<F>>,
+    blocks: Vec<Gradients<F>>,
+}
+
+impl<F: PartialEq> PartialEq for Gradients<F> {
+    fn eq(&self, other: &Self) -> bool {
+        self.names == other.names && self.arrays == other.arrays
+    }
 }
 
 impl<F: Float> Gradients<F> {
@@ -136,7 +149,45 @@ impl<F: Float> Gradients<F> {
         Self {
             names: params.iter().map(|p| p.name.clone()).collect(),
             arrays: params.iter().map(|p| ArrayD::zeros(p.value.raw_dim())).collect(),
+            blocks: Vec::new(),
         }
+    }
+
+    /// Takes out the buffers of row blocks `1..blocks` of a split batch (made on first use,
+    /// zeroed by the caller), to be handed back with [`sum_blocks`](Gradients::sum_blocks).
+    pub(crate) fn take_blocks(&mut self, blocks: usize) -> Vec<Gradients<F>> {
+        let mut taken = std::mem::take(&mut self.blocks);
+        taken.truncate(blocks.saturating_sub(1));
+        while taken.len() + 1 < blocks {
+            let zeros = self.arrays.iter().map(|a| ArrayD::zeros(a.raw_dim())).collect();
+            taken.push(Gradients { names: self.names.clone(), arrays: zeros, blocks: Vec::new() });
+        }
+        taken
+    }
+
+    /// Adds the blocks' gradients into these buffers, in block order, and keeps the blocks'
+    /// buffers for the next split batch. Returns whether every sum is finite (checked in the
+    /// same pass).
+    pub(crate) fn sum_blocks(&mut self, blocks: Vec<Gradients<F>>) -> bool {
+        let mut finite = true;
+        for (i, sum) in self.arrays.iter_mut().enumerate() {
+            let parts = blocks.iter().map(|b| &b.arrays[i]);
+            match sum.as_slice_mut() {
+                Some(s) if parts.clone().all(|p| p.is_standard_layout()) => {
+                    let parts: Vec<&[F]> = parts.map(|p| p.as_slice().expect("standard layout")).collect();
+                    for (j, s) in s.iter_mut().enumerate() {
+                        *s = parts.iter().fold(*s, |acc, p| acc + p[j]);
+                        finite &= s.is_finite();
+                    }
+                }
+                _ => {
+                    parts.for_each(|p| *sum += p);
+                    finite &= sum.iter().all(|v| v.is_finite());
+                }
+            }
+        }
+        self.blocks = blocks;
+        finite
     }
 
     /// Sets every entry to zero (keeps the buffers).

@@ -58,6 +58,14 @@ impl<'a, F> PassArgs<'a, F> {
     pub fn recording(self, record: bool) -> Self {
         Self { record, ..self }
     }
+
+    /// The same pass over the rows `rows` of the input (and of the context).
+    pub(crate) fn rows(self, rows: std::ops::Range<usize>) -> Self {
+        use ndarray::s;
+        let input = self.input.slice_move(s![rows.clone(), ..]);
+        let context = self.context.map(|c| c.slice_move(s![rows, ..]));
+        Self { input, context, ..self }
+    }
 }
 
 /// The result of one pass: the mapped batch, the per-row log|det| of the map in the pass's

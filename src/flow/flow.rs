@@ -26,13 +26,14 @@
 //!
 //! Every method validates its input and returns an error instead of a non-finite result.
 
-use crate::core::validate;
+use crate::core::{checked, parallel, validate};
 use crate::core::{Bijector, Cotangents, Direction, Error, Float, Gradients, Param, ParamMut, Result};
 use crate::flow::base::BaseDistribution;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Zip};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Zip};
 use rand::distr::Distribution;
 use rand::Rng;
 use std::marker::PhantomData;
+use std::ops::Range;
 
 /// A normalising flow: base distribution `D` and bijector `B` (forward = base → data).
 ///
@@ -172,9 +173,11 @@ impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
         finish_log_prob(x, base_lp, log_det)
     }
 
-    /// Checks that `grads` fits this flow's parameters and zeroes it.
-    fn prepare(&self, grads: &mut Gradients<F>) -> Result<()> {
-        if !grads.matches(&self.bijector.params()) {
+    /// Checks that `grads` fits this flow's parameters and zeroes it; returns the number of
+    /// scalar parameters.
+    fn prepare(&self, grads: &mut Gradients<F>) -> Result<usize> {
+        let params = self.bijector.params();
+        if !grads.matches(&params) {
             return Err(Error::InvalidParameter(
                 "Flow: the gradient buffers are not named and shaped like the flow's parameters \
                  (make them with Flow::zero_grads)"
@@ -182,9 +185,12 @@ impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
             ));
         }
         grads.zero();
-        Ok(())
+        Ok(params.iter().map(|p| p.value.len()).sum())
     }
 
+    /// The mean NLL of `x` (and `∂NLL/∂c`), its parameter gradient added into the zeroed `grads`:
+    /// the batch split into row blocks across threads when it carries enough work (see
+    /// [`parallel`](crate::core::parallel)), else in one piece.
     fn nll_inner(
         &self,
         x: ArrayView2<F>,
@@ -192,22 +198,89 @@ impl<F: Float, D: BaseDistribution<F>, B: Bijector<F>> Flow<F, D, B> {
         grads: &mut Gradients<F>,
     ) -> Result<(F, Option<Array2<F>>)> {
         self.check_width(&x)?;
-        self.prepare(grads)?;
+        let work = self.prepare(grads)? + x.ncols();
         let rows = x.nrows();
+        let blocks = parallel::row_blocks(rows, work);
+        let (log_p_sum, grad_context) = match self.nll_split(&blocks, x, context, grads) {
+            Some(done) => done,
+            None => {
+                // One piece, or a block failed: rerun in one piece for the one-thread error.
+                grads.zero();
+                self.nll_block(x, context, rows, grads)?
+            }
+        };
+        let nll = -log_p_sum / F::of(rows as f64);
+        if !nll.is_finite() {
+            return Err(Error::Overflow { context: "Flow negative log-likelihood", row: 0, col: 0 });
+        }
+        Ok((nll, grad_context))
+    }
+
+    /// [`nll_block`](Flow::nll_block) on every row block, block 0 into `grads` and the others
+    /// into the buffers `grads` keeps for them, summed into `grads` in block order. `None` when
+    /// there is one block only or any block failed (the caller reruns the batch in one piece).
+    fn nll_split(
+        &self,
+        blocks: &[Range<usize>],
+        x: ArrayView2<F>,
+        context: Option<ArrayView2<F>>,
+        grads: &mut Gradients<F>,
+    ) -> Option<(F, Option<Array2<F>>)> {
+        if blocks.len() < 2 {
+            return None;
+        }
+        let rows = x.nrows();
+        let mut others = grads.take_blocks(blocks.len());
+        let results = {
+            let mut targets: Vec<&mut Gradients<F>> =
+                std::iter::once(&mut *grads).chain(&mut others).collect();
+            parallel::map_blocks_mut(blocks, &mut targets, |block, g| {
+                if block.start > 0 {
+                    g.zero();
+                }
+                let block_context = context.map(|c| c.slice_move(s![block.clone(), ..]));
+                self.nll_block(x.slice_move(s![block, ..]), block_context, rows, g)
+            })
+        };
+        let finite = grads.sum_blocks(others);
+        let results = results.into_iter().collect::<Result<Vec<_>>>().ok()?;
+        if !finite {
+            return None; // a sum overflowed: the rerun reports it
+        }
+        let log_p_sum = results.iter().map(|r| r.0).fold(F::zero(), |a, b| a + b);
+        let grad_context = results
+            .iter()
+            .map(|r| r.1.as_ref().map(|g| g.view()))
+            .collect::<Option<Vec<_>>>()
+            .map(|parts| checked::join_rows(parts.into_iter()));
+        Some((log_p_sum, grad_context))
+    }
+
+    /// `Σ_i log p(x_i)` over the rows of `x` (a block of a batch of `batch_rows` rows), and the
+    /// gradient of the batch's mean NLL through these rows added into `grads`: one recorded
+    /// inverse pass and its backward with `∂L/∂z_i = −(1/n) ∇ log base(z_i)` and
+    /// `∂L/∂log_det_i = −1/n`, `n = batch_rows`.
+    fn nll_block(
+        &self,
+        x: ArrayView2<F>,
+        context: Option<ArrayView2<F>>,
+        batch_rows: usize,
+        grads: &mut Gradients<F>,
+    ) -> Result<(F, Option<Array2<F>>)> {
+        let n = F::of(batch_rows as f64);
         let recorded = self.bijector.record(Direction::Inverse, x, context)?;
         let z = recorded.output();
-        let n = F::of(rows as f64);
         let log_p = self.base.log_prob(z.view())? + recorded.log_det();
-        let nll = -log_p.sum() / n;
-        if !nll.is_finite() {
+        let log_p_sum = log_p.sum();
+        if !log_p_sum.is_finite() {
             return Err(Error::Overflow { context: "Flow negative log-likelihood", row: 0, col: 0 });
         }
         let mut grad_z = self.base.log_prob_grad(z.view())?;
         grad_z.mapv_inplace(|g| -g / n);
-        let grad_log_det = Array1::from_elem(rows, -F::one() / n);
+        let grad_log_det = Array1::from_elem(x.nrows(), -F::one() / n);
         let cot = Cotangents { output: grad_z.view(), log_det: grad_log_det.view() };
         let input_grads = self.bijector.gradient(&recorded, cot, grads)?;
-        Ok((nll, input_grads.context))
+        Ok((log_p_sum, input_grads.context))
     }
 
     /// Mean negative log-likelihood `−(1/n) Σ log p(x_i)` of the batch `x`; its gradient with
