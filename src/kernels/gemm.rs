@@ -1,6 +1,7 @@
 //! [`gemm`]: `c ← α·a·b + β·c` with a fast path for skinny outputs.
 
 use crate::core::Float;
+use crate::kernels::{vectorized, VectorLoop};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 
@@ -19,6 +20,9 @@ pub(crate) fn gemm<F: Float>(
     c: &mut ArrayViewMut2<F>,
 ) {
     let (m, n) = c.dim();
+    if a.ncols() <= SKINNY && m > 4 * SKINNY && n > 4 * SKINNY && thin_gemm(alpha, a, b, beta, c) {
+        return;
+    }
     if n <= SKINNY && m > 4 * SKINNY && skinny_gemm(alpha, a, b, beta, c) {
         return;
     }
@@ -73,6 +77,57 @@ fn skinny_gemm<F: Float>(
     }
 }
 
+/// `c ← α·a·b + β·c` for an inner dimension `k ≤ SKINNY` (the first layer of a moons
+/// conditioner reads one column): a rank-`k` update of each row of `c` by the rows of `b`,
+/// vectorised over the row, where the blocked GEMM would pack and pad `k` to its kernel depth.
+/// Needs contiguous rows in `c` and `b`; returns `false`, doing nothing, otherwise.
+fn thin_gemm<F: Float>(
+    alpha: F,
+    a: &ArrayView2<F>,
+    b: &ArrayView2<F>,
+    beta: F,
+    c: &mut ArrayViewMut2<F>,
+) -> bool {
+    let b_rows: Option<Vec<&[F]>> = b.rows().into_iter().map(|r| r.to_slice()).collect();
+    let (Some(b_rows), true) = (b_rows, c.rows().into_iter().all(|r| r.as_slice().is_some())) else {
+        return false;
+    };
+    vectorized(RankUpdate { c, a, b_rows: &b_rows, alpha, beta });
+    true
+}
+
+/// Every row `i` of `c`: `c_i ← β·c_i + Σ_k (α·a_ik)·b_k` (β = 0 overwrites), as a
+/// [`VectorLoop`]. The rows of `c` are contiguous (checked by the caller).
+struct RankUpdate<'a, 'c, F> {
+    c: &'a mut ArrayViewMut2<'c, F>,
+    a: &'a ArrayView2<'a, F>,
+    b_rows: &'a [&'a [F]],
+    alpha: F,
+    beta: F,
+}
+
+impl<F: Float> VectorLoop for RankUpdate<'_, '_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let RankUpdate { c, a, b_rows, alpha, beta } = self;
+        for (mut row, a) in c.rows_mut().into_iter().zip(a.rows()) {
+            let row = row.as_slice_mut().expect("contiguous rows (checked)");
+            if beta == F::zero() {
+                row.iter_mut().for_each(|c| *c = F::zero());
+            } else if beta != F::one() {
+                row.iter_mut().for_each(|c| *c *= beta);
+            }
+            for (&a, b) in a.iter().zip(b_rows) {
+                let coef = alpha * a;
+                for (c, &v) in row.iter_mut().zip(b.iter()) {
+                    *c += coef * v;
+                }
+            }
+        }
+    }
+}
+
 /// Dot product of two equal-length slices with 16 independent accumulators (vectorises).
 #[inline]
 fn dot<F: Float>(a: &[F], b: &[F]) -> F {
@@ -110,6 +165,8 @@ mod tests {
             (9, 40, 1),
             (40, 1, 64),
             (40, 2, 17),
+            (512, 1, 64),
+            (30, 2, 33),
         ] {
             let a: Array2<f64> = normal_batch(m, k, &mut rng);
             let b: Array2<f64> = normal_batch(k, n, &mut rng);

@@ -12,9 +12,11 @@
 
 mod gemm;
 mod im2col;
+mod simd;
 
 pub(crate) use gemm::gemm;
 pub(crate) use im2col::{col2im3, im2col3, Grid};
+pub(crate) use simd::{vectorized, VectorLoop};
 
 use crate::core::Float;
 use ndarray::{ArrayView2, ArrayViewMut1};

@@ -1,6 +1,7 @@
 //! [`Activation`]: the elementwise nonlinearities of the hidden layers.
 
 use crate::core::{Error, Float, Result};
+use crate::kernels::{vectorized, VectorLoop};
 use ndarray::{Array2, ArrayRef2, Zip};
 
 /// Elementwise nonlinearity applied after every hidden layer of an [`Mlp`](crate::nn::Mlp).
@@ -143,8 +144,12 @@ impl Activation {
         Zip::from(delta).and(z).for_each(|d, &z| *d *= self.derivative(z));
     }
 
-    /// Applies the activation to every entry of `a`, in place (one pass, the match hoisted).
+    /// Applies the activation to every entry of `a`, in place (one pass, the match hoisted; a
+    /// contiguous array in one [`vectorized`] loop).
     pub(crate) fn apply_inplace<F: Float>(&self, a: &mut Array2<F>) {
+        if let Some(values) = a.as_slice_memory_order_mut() {
+            return vectorized(ApplyLoop { act: *self, values });
+        }
         match *self {
             Activation::Relu => a.mapv_inplace(relu),
             Activation::LeakyRelu(s) => {
@@ -154,6 +159,30 @@ impl Activation {
             Activation::Tanh => a.mapv_inplace(|z| z.tanh_fast()),
             Activation::Elu => a.mapv_inplace(elu),
             Activation::Softplus => a.mapv_inplace(softplus),
+        }
+    }
+}
+
+/// [`Activation::apply_inplace`] over a slice, as a [`VectorLoop`].
+struct ApplyLoop<'a, F> {
+    act: Activation,
+    values: &'a mut [F],
+}
+
+impl<F: Float> VectorLoop for ApplyLoop<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let v = self.values;
+        match self.act {
+            Activation::Relu => v.iter_mut().for_each(|z| *z = relu(*z)),
+            Activation::LeakyRelu(s) => {
+                let s = F::of(s);
+                v.iter_mut().for_each(|z| *z = leaky(*z, s))
+            }
+            Activation::Tanh => v.iter_mut().for_each(|z| *z = z.tanh_fast()),
+            Activation::Elu => v.iter_mut().for_each(|z| *z = elu(*z)),
+            Activation::Softplus => v.iter_mut().for_each(|z| *z = softplus(*z)),
         }
     }
 }

@@ -22,6 +22,7 @@ use super::transform::{
 };
 use super::ScaleBound;
 use crate::core::{Cotangents, Direction, Float, Result, Tape};
+use crate::kernels::{vectorized, VectorLoop};
 use ndarray::{Array1, Array2, ArrayView2, Zip};
 
 /// The RealNVP transform `y = x·e^{s} + t`, `s = bound(r)`, two conditioner outputs `[r | t]` per
@@ -80,42 +81,113 @@ impl<F: Float, const RECORD: bool> BoundVisitor<F> for Rows<'_, F, RECORD> {
 
     fn visit<K: BoundKernel<F>>(self, kernel: K) -> Self::Output {
         let (n, nt) = self.x.dim();
-        let inverse = self.inverse;
         let mut out = Array2::zeros((n, nt));
         let mut ld = Array1::zeros(n);
-        // The row's log-scales, summed after the elementwise loop: with the sum inside it, the
-        // loop could not vectorise (float addition is not reassociated).
-        let mut scales = vec![F::zero(); nt];
-        Zip::from(out.rows_mut()).and(self.x.rows()).and(self.h.rows_mut()).and(&mut ld).for_each(
-            |mut o, x, mut h, ld| {
-                match (o.as_slice_mut(), x.as_slice(), h.as_slice_mut()) {
-                    // Contiguous rows (the usual case): slice iterators, no bounds checks.
-                    (Some(o), Some(x), Some(h)) => {
-                        let (r, t) = h.split_at_mut(nt);
-                        let pairs = r.iter_mut().zip(t.iter_mut());
-                        for (((o, &x), (r, t)), s) in o.iter_mut().zip(x).zip(pairs).zip(&mut scales) {
-                            (*o, *s) = element::<F, K, RECORD>(kernel, inverse, x, r, t);
-                        }
-                    }
-                    _ => {
-                        for k in 0..nt {
-                            let (mut r, mut t) = (h[k], h[nt + k]);
-                            (o[k], scales[k]) =
-                                element::<F, K, RECORD>(kernel, inverse, x[k], &mut r, &mut t);
-                            (h[k], h[nt + k]) = (r, t);
-                        }
-                    }
-                }
-                let sum = scales.iter().fold(F::zero(), |acc, &s| acc + s);
-                *ld = if inverse { -sum } else { sum };
-            },
-        );
+        // The row loop is written out (no `Zip`) and forced inline into `vectorized`'s
+        // closure, so that the element loop is compiled for the CPU's widest vectors.
+        vectorized(AffineRows { kernel, rows_in: self, rows_out: RowsOut { out: &mut out, ld: &mut ld } });
         (out, ld)
     }
 }
 
-/// One coordinate: `s = bound(r)`, returns the output and `s`; with `RECORD`, `r` becomes
-/// `ds/dr` and `t` the factor `e^{±s}`.
+/// The output arrays [`affine_rows`] fills.
+struct RowsOut<'a, F> {
+    out: &'a mut Array2<F>,
+    ld: &'a mut Array1<F>,
+}
+
+/// The affine map and its per-row log-det over every row (see [`Rows`]), as a [`VectorLoop`].
+struct AffineRows<'a, 'o, F, K, const RECORD: bool> {
+    kernel: K,
+    rows_in: Rows<'a, F, RECORD>,
+    rows_out: RowsOut<'o, F>,
+}
+
+impl<F: Float, K: BoundKernel<F>, const RECORD: bool> VectorLoop for AffineRows<'_, '_, F, K, RECORD> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let AffineRows { kernel, rows_in, rows_out } = self;
+        affine_rows::<F, K, RECORD>(kernel, rows_in, rows_out)
+    }
+}
+
+#[inline(always)]
+fn affine_rows<F: Float, K: BoundKernel<F>, const RECORD: bool>(
+    kernel: K,
+    rows_in: Rows<'_, F, RECORD>,
+    rows_out: RowsOut<'_, F>,
+) {
+    let Rows { x, h, inverse } = rows_in;
+    let RowsOut { out, ld } = rows_out;
+    let nt = x.ncols();
+
+    // The row's log-scales, summed after the elementwise loop: with the sum inside it,
+    // the loop could not vectorise (float addition is not reassociated).
+    let mut scales = vec![F::zero(); nt];
+    let rows = out.rows_mut().into_iter().zip(x.rows()).zip(h.rows_mut()).zip(ld.iter_mut());
+    for (((mut o, x), mut h), ld) in rows {
+        match (o.as_slice_mut(), x.as_slice(), h.as_slice_mut()) {
+            // Contiguous rows (the usual case): slice loops, no bounds checks.
+            (Some(o), Some(x), Some(h)) => {
+                let (r, t) = h.split_at_mut(nt);
+                affine_row::<F, K, RECORD>(kernel, inverse, RowSlices { o, x, r, t, s: &mut scales });
+            }
+            _ => {
+                for k in 0..nt {
+                    let (mut r, mut t) = (h[k], h[nt + k]);
+                    (o[k], scales[k]) = element::<F, K, RECORD>(kernel, inverse, x[k], &mut r, &mut t);
+                    (h[k], h[nt + k]) = (r, t);
+                }
+            }
+        }
+        let sum = scales.iter().fold(F::zero(), |acc, &s| acc + s);
+        *ld = if inverse { -sum } else { sum };
+    }
+}
+
+/// One contiguous row's slices: output, input, raw log-scales and shifts (overwritten with the
+/// tape when recording), and the log-scales.
+struct RowSlices<'a, F> {
+    o: &'a mut [F],
+    x: &'a [F],
+    r: &'a mut [F],
+    t: &'a mut [F],
+    s: &'a mut [F],
+}
+
+/// The element loop of one row, in fixed blocks of [`LANES`] elements and a scalar tail. A
+/// function of its own so that its slices reach LLVM as distinct (`noalias`) after inlining, and
+/// blocked because LLVM's vectoriser runs a loop of unknown length `VF × interleave` (64 floats
+/// with AVX-512) at a time: a 32-wide row (tabular64) went entirely to its scalar remainder.
+#[inline(always)]
+fn affine_row<F: Float, K: BoundKernel<F>, const RECORD: bool>(
+    kernel: K,
+    inverse: bool,
+    row: RowSlices<'_, F>,
+) {
+    let RowSlices { o, x, r, t, s } = row;
+    let blocks = o.len() / LANES * LANES;
+    let (o, o_tail) = o.split_at_mut(blocks);
+    let (x, x_tail) = x.split_at(blocks);
+    let (r, r_tail) = r.split_at_mut(blocks);
+    let (t, t_tail) = t.split_at_mut(blocks);
+    let (s, s_tail) = s.split_at_mut(blocks);
+    let chunks = o.chunks_exact_mut(LANES).zip(x.chunks_exact(LANES)).zip(r.chunks_exact_mut(LANES));
+    for (((o, x), r), (t, s)) in chunks.zip(t.chunks_exact_mut(LANES).zip(s.chunks_exact_mut(LANES))) {
+        for l in 0..LANES {
+            (o[l], s[l]) = element::<F, K, RECORD>(kernel, inverse, x[l], &mut r[l], &mut t[l]);
+        }
+    }
+    let tail = o_tail.iter_mut().zip(x_tail).zip(r_tail.iter_mut().zip(t_tail.iter_mut())).zip(s_tail);
+    for (((o, &x), (r, t)), s) in tail {
+        (*o, *s) = element::<F, K, RECORD>(kernel, inverse, x, r, t);
+    }
+}
+
+/// Elements per block of [`affine_row`]: one AVX-512 vector of `f32`.
+const LANES: usize = 16;
+
 #[inline(always)]
 fn element<F: Float, K: BoundKernel<F>, const RECORD: bool>(
     kernel: K,
