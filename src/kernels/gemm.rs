@@ -52,12 +52,7 @@ fn skinny_gemm<F: Float>(
     let store = |c: &mut F, v: F| *c = if beta == F::zero() { alpha * v } else { beta * *c + alpha * v };
     if a.strides()[1] == 1 || k == 1 {
         let cols: Vec<Vec<F>> = (0..n).map(|j| b.column(j).to_vec()).collect();
-        Zip::from(c.rows_mut()).and(a.rows()).for_each(|mut c, a| {
-            let a = a.as_slice().expect("unit stride");
-            for (c, col) in c.iter_mut().zip(&cols) {
-                store(c, dot(a, col));
-            }
-        });
+        vectorized(RowDots { c, a, cols: &cols, alpha, beta });
         true
     } else if a.strides()[0] == 1 {
         let mut acc = Array2::<F>::zeros((n, m));
@@ -128,8 +123,33 @@ impl<F: Float> VectorLoop for RankUpdate<'_, '_, F> {
     }
 }
 
+/// `c_ij ← α·(a_i · col_j) + β·c_ij` over every row of `a` (contiguous rows), as a
+/// [`VectorLoop`].
+struct RowDots<'a, 'c, F> {
+    c: &'a mut ArrayViewMut2<'c, F>,
+    a: &'a ArrayView2<'a, F>,
+    cols: &'a [Vec<F>],
+    alpha: F,
+    beta: F,
+}
+
+impl<F: Float> VectorLoop for RowDots<'_, '_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let RowDots { c, a, cols, alpha, beta } = self;
+        for (mut c, a) in c.rows_mut().into_iter().zip(a.rows()) {
+            let a = a.to_slice().expect("unit stride");
+            for (c, col) in c.iter_mut().zip(cols) {
+                let v = dot(a, col);
+                *c = if beta == F::zero() { alpha * v } else { beta * *c + alpha * v };
+            }
+        }
+    }
+}
+
 /// Dot product of two equal-length slices with 16 independent accumulators (vectorises).
-#[inline]
+#[inline(always)]
 fn dot<F: Float>(a: &[F], b: &[F]) -> F {
     let mut acc = [F::zero(); 16];
     let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
