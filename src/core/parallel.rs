@@ -13,9 +13,11 @@
 //!   not depend on the split at all; a parameter gradient or a batch mean is summed in another
 //!   order than on one thread and agrees with the one-thread result to rounding (a few ulp of the
 //!   sum's terms).
-//! * Small batches are not split: a fork-join costs microseconds, so a block must hold at least
-//!   [`MIN_ROWS_PER_BLOCK`] rows and the whole batch at least [`MIN_WORK`] units of work (rows ×
-//!   (parameters + width), a multiply-add per parameter per row being the cost of a dense layer).
+//! * Small batches are not split: a fork-join costs microseconds, so every block must carry at
+//!   least [`MIN_WORK`] units of work (rows × (parameters + width), a multiply-add per parameter
+//!   per row being the cost of a dense layer; a convolution does more per row than that). A
+//!   batch of a few large rows (16 images of a Glow step) is still split, down to one row a
+//!   block.
 //! * The thread count is rayon's: all cores by default, `RAYON_NUM_THREADS` in the environment, or
 //!   [`rayon::ThreadPool::install`](https://docs.rs/rayon/latest/rayon/struct.ThreadPool.html#method.install)
 //!   around the calls for a pool of your own. Without the feature everything runs on the calling
@@ -30,10 +32,7 @@
 
 use std::ops::Range;
 
-/// The fewest rows a block is given.
-pub const MIN_ROWS_PER_BLOCK: usize = 16;
-
-/// The least work (rows × (parameters + width)) a batch must carry to be split at all.
+/// The least work (rows × (parameters + width)) each block of a split batch carries.
 pub const MIN_WORK: usize = 1 << 16;
 
 /// The number of threads a large batch is split across: the current rayon pool's size with the
@@ -49,16 +48,12 @@ pub fn threads() -> usize {
     }
 }
 
-/// Consecutive row blocks covering `0..rows`: one block per thread when the batch carries enough
-/// work (`rows · work_per_row ≥ MIN_WORK`), each with at least `MIN_ROWS_PER_BLOCK` rows, sizes
-/// differing by at most one; a single block otherwise.
+/// Consecutive row blocks covering `0..rows`, sizes differing by at most one: as many as there
+/// are threads, as long as each block keeps at least one row and `MIN_WORK` units of work
+/// (`rows · work_per_row / blocks ≥ MIN_WORK`); a single block for a small batch.
 pub(crate) fn row_blocks(rows: usize, work_per_row: usize) -> Vec<Range<usize>> {
-    let threads = threads();
-    let blocks = if threads <= 1 || rows.saturating_mul(work_per_row) < MIN_WORK {
-        1
-    } else {
-        threads.min(rows / MIN_ROWS_PER_BLOCK).max(1)
-    };
+    let by_work = rows.saturating_mul(work_per_row) / MIN_WORK;
+    let blocks = threads().min(rows).min(by_work).max(1);
     (0..blocks).map(|b| b * rows / blocks..(b + 1) * rows / blocks).collect()
 }
 
@@ -95,26 +90,25 @@ mod tests {
 
     #[test]
     fn blocks_cover_the_rows_in_order() {
-        for rows in [1, 15, 16, 31, 32, 33, 100, 1024, 1025] {
-            for work in [0, 1, 100, 1 << 16] {
+        for rows in [1, 2, 3, 15, 16, 33, 100, 1024, 1025] {
+            for work in [0, 1, 100, 1 << 16, 1 << 20] {
                 let blocks = row_blocks(rows, work);
                 assert_eq!(blocks[0].start, 0);
                 assert_eq!(blocks.last().unwrap().end, rows);
                 for pair in blocks.windows(2) {
                     assert_eq!(pair[0].end, pair[1].start);
                 }
+                let sizes: Vec<usize> = blocks.iter().map(|b| b.len()).collect();
+                assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
+                assert!(blocks.len() <= threads() && sizes.iter().all(|&s| s > 0));
                 if blocks.len() > 1 {
-                    assert!(blocks.len() <= threads());
-                    assert!(blocks.iter().all(|b| b.len() >= MIN_ROWS_PER_BLOCK));
-                    let (lo, hi) =
-                        (blocks.iter().map(|b| b.len()).min(), blocks.iter().map(|b| b.len()).max());
-                    assert!(hi.unwrap() - lo.unwrap() <= 1);
-                    assert!(rows * work >= MIN_WORK);
+                    assert!(rows * work / blocks.len() >= MIN_WORK);
                 }
             }
         }
-        // too little work is never split
+        // too little work is never split; a few heavy rows are
         assert_eq!(row_blocks(1 << 10, 8).len(), 1);
+        assert_eq!(row_blocks(2, 1 << 20).len(), threads().min(2));
     }
 
     #[test]
