@@ -31,6 +31,9 @@ use std::any::Any;
 /// its parameters finite: the entry points check that once, at the boundary. The pass checks only
 /// the domain of its own map ([`validate::domain`](crate::core::validate::domain)); its output and
 /// log-det are checked for shape and finiteness by [`checked_pass`](Bijector::checked_pass).
+/// Each output row must depend on its own input (and context) row only: the entry points may
+/// split a large batch into row blocks run on several threads
+/// ([`parallel`](crate::core::parallel)).
 ///
 /// # What a user calls
 ///
