@@ -3,7 +3,7 @@
 //!
 //! A crate is compiled for the baseline of its target (SSE2 on x86-64) unless the final binary
 //! asks for more, so loops over `exp`, `tanh` and the bounded scales would run four lanes wide on
-//! a machine with sixteen. [`vectorized`] calls its closure from inside a function compiled with
+//! a machine with sixteen. [`vectorized`] runs its loop from inside a function compiled with
 //! AVX-512 (F, VL, DQ, BW) or AVX2 + FMA enabled, whichever the CPU reports (detected once by the
 //! standard library and cached), so that the loop, inlined there, is vectorised for that set;
 //! elsewhere, and on other architectures, it simply runs the loop.

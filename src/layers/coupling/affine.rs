@@ -83,8 +83,8 @@ impl<F: Float, const RECORD: bool> BoundVisitor<F> for Rows<'_, F, RECORD> {
         let (n, nt) = self.x.dim();
         let mut out = Array2::zeros((n, nt));
         let mut ld = Array1::zeros(n);
-        // The row loop is written out (no `Zip`) and forced inline into `vectorized`'s
-        // closure, so that the element loop is compiled for the CPU's widest vectors.
+        // The row loop is written out (no `Zip`) and forced inline into `vectorized`'s loop,
+        // so that the element loop is compiled for the CPU's widest vectors.
         vectorized(AffineRows { kernel, rows_in: self, rows_out: RowsOut { out: &mut out, ld: &mut ld } });
         (out, ld)
     }
@@ -118,12 +118,12 @@ fn affine_rows<F: Float, K: BoundKernel<F>, const RECORD: bool>(
     rows_in: Rows<'_, F, RECORD>,
     rows_out: RowsOut<'_, F>,
 ) {
+    if rows_in.x.ncols() < LANES && rows_in.x.nrows() >= LANES {
+        return affine_columns::<F, K, RECORD>(kernel, rows_in, rows_out);
+    }
     let Rows { x, h, inverse } = rows_in;
     let RowsOut { out, ld } = rows_out;
     let nt = x.ncols();
-    if nt < LANES && x.nrows() >= LANES {
-        return affine_columns::<F, K, RECORD>(kernel, Rows { x, h, inverse }, RowsOut { out, ld });
-    }
 
     // The row's log-scales, summed after the elementwise loop: with the sum inside it,
     // the loop could not vectorise (float addition is not reassociated).
@@ -228,6 +228,8 @@ fn affine_columns<F: Float, K: BoundKernel<F>, const RECORD: bool>(
 /// Elements per block of [`affine_row`]: one AVX-512 vector of `f32`.
 const LANES: usize = 16;
 
+/// One coordinate: `s = bound(r)`, returns the output and `s`; with `RECORD`, `r` becomes
+/// `ds/dr` and `t` the factor `e^{±s}`.
 #[inline(always)]
 fn element<F: Float, K: BoundKernel<F>, const RECORD: bool>(
     kernel: K,
