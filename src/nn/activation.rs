@@ -1,5 +1,6 @@
 //! [`Activation`]: the elementwise nonlinearities of the hidden layers.
 
+use crate::core::fast_math::{sigmoid, softplus};
 use crate::core::{Error, Float, Result};
 use crate::kernels::{vectorized, VectorLoop};
 use ndarray::{Array2, ArrayRef2, Zip};
@@ -95,13 +96,14 @@ impl Activation {
             }
             // sech²(z) = 4 e^{−2|z|} / (1 + e^{−2|z|})², no cancellation for large |z|
             Activation::Tanh => {
-                let e = (-(z + z).abs()).exp();
+                let e = (-(z + z).abs()).exp_fast();
                 let d = F::one() + e;
                 F::of(4.0) * e / (d * d)
             }
             Activation::Elu => {
+                let e = z.exp_fast();
                 if z < F::zero() {
-                    z.exp()
+                    e
                 } else {
                     F::one()
                 }
@@ -123,19 +125,44 @@ impl Activation {
     /// `1 − a²`, `Elu` `a + 1` for `a < 0`, `Softplus` `σ(z) = 1 − e^{−a} = −expm1(−a)`.
     /// Not valid when [`needs_pre_activation`](Activation::needs_pre_activation).
     pub(crate) fn mul_derivative_from_output<F: Float>(&self, delta: &mut Array2<F>, a: &ArrayRef2<F>) {
-        let zip = Zip::from(delta).and(a);
+        if delta.is_standard_layout() && a.is_standard_layout() {
+            if let (Some(delta), Some(a)) = (delta.as_slice_mut(), a.as_slice()) {
+                return vectorized(DerivativeFromOutputLoop { act: *self, delta, a });
+            }
+        }
+        let act = *self;
+        Zip::from(delta).and(a).for_each(|d, &a| *d = act.derivative_from_output(*d, a));
+    }
+
+    /// `d·act'(z)` from the output `a = act(z)` (see
+    /// [`mul_derivative_from_output`](Activation::mul_derivative_from_output)); branch-free
+    /// selects, so that a loop over it vectorises.
+    #[inline(always)]
+    fn derivative_from_output<F: Float>(&self, d: F, a: F) -> F {
         match *self {
-            // Branch-free selects with an unconditional store, so that the loops vectorise.
-            Activation::Relu => zip.for_each(|d, &a| *d = if a > F::zero() { *d } else { F::zero() }),
+            Activation::Relu => {
+                if a > F::zero() {
+                    d
+                } else {
+                    F::zero()
+                }
+            }
             Activation::LeakyRelu(s) => {
-                let s = F::of(s);
-                zip.for_each(|d, &a| *d = if a > F::zero() { *d } else { *d * s })
+                if a > F::zero() {
+                    d
+                } else {
+                    d * F::of(s)
+                }
             }
-            Activation::Tanh => zip.for_each(|d, &a| *d *= F::one() - a * a),
+            Activation::Tanh => d * (F::one() - a * a),
             Activation::Elu => {
-                zip.for_each(|d, &a| *d = if a < F::zero() { *d * (a + F::one()) } else { *d })
+                if a < F::zero() {
+                    d * (a + F::one())
+                } else {
+                    d
+                }
             }
-            Activation::Softplus => zip.for_each(|d, &a| *d *= -(-a).exp_m1()),
+            Activation::Softplus => d * -(-a).exp_m1_fast(),
         }
     }
 
@@ -159,6 +186,36 @@ impl Activation {
             Activation::Tanh => a.mapv_inplace(|z| z.tanh_fast()),
             Activation::Elu => a.mapv_inplace(elu),
             Activation::Softplus => a.mapv_inplace(softplus),
+        }
+    }
+}
+
+/// [`Activation::mul_derivative_from_output`] over slices, as a [`VectorLoop`].
+struct DerivativeFromOutputLoop<'a, F> {
+    act: Activation,
+    delta: &'a mut [F],
+    a: &'a [F],
+}
+
+impl<F: Float> VectorLoop for DerivativeFromOutputLoop<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let act = self.act;
+        // the match outside the loop, so that each arm is its own vectorised loop
+        macro_rules! each {
+            ($act:expr) => {
+                for (d, &a) in self.delta.iter_mut().zip(self.a) {
+                    *d = $act.derivative_from_output(*d, a);
+                }
+            };
+        }
+        match act {
+            Activation::Relu => each!(Activation::Relu),
+            Activation::LeakyRelu(s) => each!(Activation::LeakyRelu(s)),
+            Activation::Tanh => each!(Activation::Tanh),
+            Activation::Elu => each!(Activation::Elu),
+            Activation::Softplus => each!(Activation::Softplus),
         }
     }
 }
@@ -208,29 +265,12 @@ fn leaky<F: Float>(z: F, slope: F) -> F {
 
 #[inline]
 fn elu<F: Float>(z: F) -> F {
+    let e = z.exp_m1_fast();
     if z < F::zero() {
-        z.exp_m1()
+        e
     } else {
         z
     }
-}
-
-/// The logistic function `1/(1 + e^{−z})`, without overflow.
-#[inline]
-pub(crate) fn sigmoid<F: Float>(z: F) -> F {
-    if z >= F::zero() {
-        F::one() / (F::one() + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (F::one() + e)
-    }
-}
-
-/// `log(1 + e^z)`, without overflow.
-#[inline]
-pub(crate) fn softplus<F: Float>(z: F) -> F {
-    let pos = if z > F::zero() { z } else { F::zero() };
-    pos + (-z.abs()).exp().ln_1p()
 }
 
 #[cfg(test)]

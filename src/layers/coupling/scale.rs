@@ -117,12 +117,12 @@ impl<F: Float> BoundKernel<F> for GlowK {
     fn value(self, r: F) -> F {
         let u = r + F::of(2.0);
         let neg = if u < F::zero() { u } else { F::zero() };
-        neg - (-u.abs()).exp().ln_1p()
+        neg - (-u.abs()).exp_fast().ln_1p_fast()
     }
     /// `s = log σ(u)` ⇒ `ds/dr = 1 − σ(u) = 1 − e^s`, exact near `s = 0` as `−expm1(s)`.
     #[inline]
     fn slope(self, _: F, s: F) -> F {
-        -s.exp_m1()
+        -s.exp_m1_fast()
     }
 }
 

@@ -2,7 +2,7 @@
 //! local derivatives the backward needs (see the [transform's docs](super) for the formulas).
 
 use super::RationalQuadraticSpline;
-use crate::nn::activation::{sigmoid, softplus};
+use crate::core::fast_math::{sigmoid, softplus};
 use std::f64::consts::LN_2;
 
 /// The `K + 1` knots `−B = k_0 < … < k_K = B` of softmax bins `m + (1 − K·m)·softmax(raw)`,
