@@ -2,7 +2,6 @@
 //! local derivatives the backward needs (see the [transform's docs](super) for the formulas).
 
 use super::RationalQuadraticSpline;
-use crate::core::fast_math::{sigmoid, softplus};
 use std::f64::consts::LN_2;
 
 /// The `K + 1` knots `−B = k_0 < … < k_K = B` of softmax bins `m + (1 − K·m)·softmax(raw)`,
@@ -28,6 +27,23 @@ fn derivative(spline: &RationalQuadraticSpline, raw: f64) -> f64 {
 /// `dδ/draw = (1 − m)·sigmoid(raw)/ln 2`.
 fn derivative_slope(spline: &RationalQuadraticSpline, raw: f64) -> f64 {
     (1.0 - spline.min_derivative) * sigmoid(raw) / LN_2
+}
+
+/// `1/(1 + e^{−z})` with libm: the knots are built one coordinate at a time in scalar code,
+/// where glibc's `exp` is faster than the branch-free series of
+/// [`fast_math`](crate::core::fast_math), which pays off only in vectorised loops.
+fn sigmoid(z: f64) -> f64 {
+    let e = (-z.abs()).exp();
+    if z >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    }
+}
+
+/// `ln(1 + e^z)` with libm (see [`sigmoid`]).
+fn softplus(z: f64) -> f64 {
+    z.max(0.0) + (-z.abs()).exp().ln_1p()
 }
 
 /// `out = softmax(raw)`, shifted by the maximum so that no exponential overflows.
