@@ -1,6 +1,7 @@
 //! [`gemm`]: `c ← α·a·b + β·c` with a fast path for skinny outputs.
 
 use crate::core::Float;
+use crate::kernels::register_gemm::register_gemm;
 use crate::kernels::{vectorized, VectorLoop};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
@@ -11,7 +12,8 @@ const SKINNY: usize = 2;
 /// `c ← α·a·b + β·c` (`β = 0` overwrites). ndarray's blocked GEMM (matrixmultiply) pads every
 /// product to its register-kernel size, so a product whose output has one or two columns (or
 /// rows) costs as much as one with eight: those go to [`skinny_gemm`], 2–4× faster at the
-/// moons sizes (`512×64·64×2`, `1×512·512×64`, …). Everything else is one `general_mat_mul`.
+/// moons sizes (`512×64·64×2`, `1×512·512×64`, …). `f32` products with a small right factor
+/// go to [`register_gemm`] where the CPU has AVX-512. Everything else is one `general_mat_mul`.
 pub(crate) fn gemm<F: Float>(
     alpha: F,
     a: &ArrayView2<F>,
@@ -31,6 +33,9 @@ pub(crate) fn gemm<F: Float>(
         && n > 4 * SKINNY
         && skinny_gemm(alpha, &b.t(), &a.t(), beta, &mut c.view_mut().reversed_axes())
     {
+        return;
+    }
+    if register_gemm(alpha, a, b, beta, c) {
         return;
     }
     general_mat_mul(alpha, a, b, beta, c);

@@ -4,7 +4,9 @@
 //! * [`gemm`]: `C ← α·A·B + β·C` for any memory layout of `A`, `B` and `C` (views, transposes,
 //!   strided slices). Products whose output has at most two columns (or two rows) go to a
 //!   dedicated "skinny" kernel, since ndarray's blocked GEMM (matrixmultiply) pads every product
-//!   to its register-tile size; everything else is one `general_mat_mul`.
+//!   to its register-tile size; `f32` products with a small `b` (at most 16 384 entries, a
+//!   multiple of 16 columns) go, on AVX-512 CPUs, to a register kernel that reads `b` in place
+//!   instead of packing it; everything else is one `general_mat_mul`.
 //! * [`im2col3`] / [`col2im3`]: the patch matrix of a zero-padded 3×3 convolution over a batch
 //!   of pixel-major images and its transpose, so that a convolution and its backward are GEMMs.
 //! * [`add_column_sums`]: `acc_j += Σ_i M_ij` in one pass over the rows (the bias gradient of a
@@ -12,6 +14,7 @@
 
 mod gemm;
 mod im2col;
+mod register_gemm;
 mod simd;
 
 pub(crate) use gemm::gemm;
