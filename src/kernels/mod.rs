@@ -19,6 +19,7 @@ mod simd;
 
 pub(crate) use gemm::gemm;
 pub(crate) use im2col::{col2im3, im2col3, Grid};
+pub(crate) use register_gemm::register_dense;
 pub(crate) use simd::{vectorized, VectorLoop};
 
 use crate::core::Float;

@@ -23,7 +23,7 @@
 //! straight from `a`, cost a quarter of that (109 GFLOP/s); it is done only for other layouts.
 
 use crate::core::Float;
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::any::TypeId;
 
 /// Rows of `c` per register tile.
@@ -43,23 +43,75 @@ pub(crate) fn register_gemm<F: Float>(
     beta: F,
     c: &mut ArrayViewMut2<F>,
 ) -> bool {
-    let (k, n) = b.dim();
-    let rows_contiguous = c.ncols() == 0 || c.strides()[1] == 1;
-    if TypeId::of::<F>() != TypeId::of::<f32>()
-        || !has_avx512()
-        || n == 0
-        || n % 16 != 0
-        || k == 0
-        || k * n > MAX_B_ENTRIES
-        || !rows_contiguous
-    {
+    let (m, n) = c.dim();
+    let rows_contiguous = n == 0 || (c.strides()[1] == 1 && c.strides()[0] >= 0);
+    if !applies::<F>(b) || !rows_contiguous {
         return false;
     }
-    // SAFETY: F is f32 (checked above), so these are casts of a type to itself.
-    let (alpha, beta) = (alpha.as_f64() as f32, beta.as_f64() as f32);
+    let epilogue =
+        Epilogue { alpha: alpha.as_f64() as f32, beta: beta.as_f64() as f32, bias: None, relu: false };
+    let out = Out { ptr: c.as_mut_ptr() as *mut f32, ld: c.strides()[0] as usize, m };
+    run(a, b, out, epilogue);
+    true
+}
+
+/// `max(x·w + bias, 0)` (with `relu`) or `x·w + bias`, in one pass: the bias added and the
+/// activation applied to the accumulators before they are stored, so the output is written once
+/// (no bias-filled array for the product to accumulate into, no second pass for the ReLU). The
+/// same bits as filling the bias, [`register_gemm`] with `β = 1`, then `relu`. `None` if the
+/// kernel does not apply (see [`register_gemm`]) or the bias does not have `w.ncols()` entries.
+pub(crate) fn register_dense<F: Float>(
+    x: &ArrayView2<F>,
+    w: &ArrayView2<F>,
+    bias: &[F],
+    relu: bool,
+) -> Option<Array2<F>> {
+    let (m, n) = (x.nrows(), w.ncols());
+    if !applies::<F>(w) || bias.len() != n || m == 0 {
+        return None;
+    }
+    let mut out = Array2::<F>::uninit((m, n));
+    let epilogue = Epilogue { alpha: 1.0, beta: 0.0, bias: Some(bias.as_ptr() as *const f32), relu };
+    run(x, w, Out { ptr: out.as_mut_ptr() as *mut f32, ld: n, m }, epilogue);
+    // SAFETY: with β = 0 the kernel writes every entry of the m × n output (every row tile,
+    // every 16-column block, n being a multiple of 16) and reads none.
+    Some(unsafe { out.assume_init() })
+}
+
+/// Whether the kernel handles a right factor `b` of type `F` on this CPU.
+fn applies<F: Float>(b: &ArrayView2<F>) -> bool {
+    let (k, n) = b.dim();
+    TypeId::of::<F>() == TypeId::of::<f32>()
+        && has_avx512()
+        && n != 0
+        && n.is_multiple_of(16)
+        && k != 0
+        && k * n <= MAX_B_ENTRIES
+}
+
+/// The output: `m` rows of `n` (the columns of `b`) contiguous values, `ld` apart.
+struct Out {
+    ptr: *mut f32,
+    ld: usize,
+    m: usize,
+}
+
+/// What is done to a tile's sums `acc` before they are stored into `c`:
+/// `c ← α·acc + β·c (+ bias)`, then `max(·, 0)` with `relu`. `bias` only with `β = 0`.
+#[derive(Clone, Copy)]
+struct Epilogue {
+    alpha: f32,
+    beta: f32,
+    bias: Option<*const f32>,
+    relu: bool,
+}
+
+/// Casts to `f32` (checked by [`applies`]) and runs the kernel.
+fn run<F: Float>(a: &ArrayView2<F>, b: &ArrayView2<F>, out: Out, epilogue: Epilogue) {
+    debug_assert!(TypeId::of::<F>() == TypeId::of::<f32>());
+    // SAFETY: F is f32 (checked by `applies` in both callers), so these are casts of a type to itself.
     let a = unsafe { &*(a as *const ArrayView2<F> as *const ArrayView2<f32>) };
     let b = unsafe { &*(b as *const ArrayView2<F> as *const ArrayView2<f32>) };
-    let c = unsafe { &mut *(c as *mut ArrayViewMut2<F> as *mut ArrayViewMut2<f32>) };
     // b row-major and contiguous, copied once if it is not (a transposed weight matrix)
     let owned;
     let b_rows: &[f32] = match b.as_slice() {
@@ -70,11 +122,14 @@ pub(crate) fn register_gemm<F: Float>(
         }
     };
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: the CPU has AVX-512 F (checked by `has_avx512`).
+    // SAFETY: the CPU has AVX-512 F (checked by `applies`); `out` is an m × n block of rows `ld`
+    // apart that nothing else references (both callers hold it mutably), and `bias`, when
+    // given, points at n values.
     unsafe {
-        avx512::gemm(alpha, a, b_rows, n, beta, c)
+        avx512::gemm(a, b_rows, b.ncols(), out, epilogue)
     };
-    true
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (a, b_rows, out, epilogue);
 }
 
 fn has_avx512() -> bool {
@@ -90,47 +145,53 @@ fn has_avx512() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::MR;
-    use ndarray::{ArrayView2, ArrayViewMut2};
+    use super::{Epilogue, Out, MR};
+    use ndarray::ArrayView2;
     use std::arch::x86_64::*;
 
-    /// Every tile of `c`; `b` is `k × n` row-major, `n` a multiple of 16.
+    /// Every tile of the output; `b` is `k × n` row-major, `n` a multiple of 16.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F; `out` and the epilogue's bias are valid as [`super::run`] states.
     #[target_feature(enable = "avx512f")]
-    pub(super) fn gemm(
-        alpha: f32,
-        a: &ArrayView2<f32>,
-        b: &[f32],
-        n: usize,
-        beta: f32,
-        c: &mut ArrayViewMut2<f32>,
-    ) {
+    pub(super) unsafe fn gemm(a: &ArrayView2<f32>, b: &[f32], n: usize, out: Out, epilogue: Epilogue) {
         let k = a.ncols();
-        let mut rows: Vec<&mut [f32]> =
-            c.rows_mut().into_iter().map(|r| r.into_slice().expect("contiguous rows (checked)")).collect();
+        assert!(a.nrows() == out.m && b.len() == k * n);
         let mut panel = vec![0.0_f32; k * MR];
-        let direct = a.strides()[1] == 1 && a.nrows().is_multiple_of(MR);
-        for (t, tile) in rows.chunks_mut(MR).enumerate() {
-            let (ap, rs, ks): (*const f32, usize, usize) = if direct {
-                (a.row(t * MR).as_ptr(), a.strides()[0] as usize, 1)
+        let row_major = a.strides()[1] == 1 && a.strides()[0] >= 0;
+        let mut i = 0;
+        while i < out.m {
+            let rows = MR.min(out.m - i);
+            // A full tile of a row-major `a` is broadcast straight from its rows; anything else
+            // is gathered (the same values, so the same bits).
+            let (ap, rs, ks): (*const f32, usize, usize) = if row_major && rows == MR {
+                (a.row(i).as_ptr(), a.strides()[0] as usize, 1)
             } else {
-                gather_rows(a, t * MR, tile.len(), &mut panel);
+                gather_rows(a, i, rows, &mut panel);
                 (panel.as_ptr(), 1, MR)
             };
+            // SAFETY (both loops): `ap` reads the k values of MR rows (of `a` or of `panel`), `b`
+            // holds k rows of n values with j + 16V ≤ n, and rows i..i + rows of `out` exist.
             let mut j = 0;
             while j + 64 <= n {
                 let acc = unsafe { block::<4>(ap, rs, ks, b, n, j, k) };
-                store(&acc, tile, j, alpha, beta);
+                unsafe { store(&acc, &out, i, rows, j, epilogue) };
                 j += 64;
             }
             while j < n {
                 let acc = unsafe { block::<1>(ap, rs, ks, b, n, j, k) };
-                store(&acc, tile, j, alpha, beta);
+                unsafe { store(&acc, &out, i, rows, j, epilogue) };
                 j += 16;
             }
+            i += rows;
         }
     }
 
-    /// `acc[r][v] = Σ_k panel[k][r]·b[k][j + 16v .. j + 16v + 16]` for the `MR` rows of a tile.
+    /// `acc[r][v] = Σ_k a[r][k]·b[k][j + 16v .. j + 16v + 16]` for the `MR` rows of a tile, `a[r][k]`
+    /// read at `ap + r·rs + k·ks`.
+    ///
+    /// # Safety
+    /// Those `MR·k` reads of `ap` are in bounds, and `j + 16V ≤ n`.
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn block<const V: usize>(
@@ -143,9 +204,8 @@ mod avx512 {
         k: usize,
     ) -> [[__m512; V]; MR] {
         let mut acc = [[_mm512_setzero_ps(); V]; MR];
-        assert!(b.len() >= (k - 1) * n + j + 16 * V);
         for kk in 0..k {
-            // SAFETY: kk·n + j + 16V ≤ b.len() and kk·MR + MR ≤ panel.len() (asserted above).
+            // SAFETY: kk·n + j + 16V ≤ k·n = b.len(), and the reads of `ap` as the caller states.
             unsafe {
                 let row = b.as_ptr().add(kk * n + j);
                 let bv: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(row.add(16 * v)));
@@ -161,29 +221,40 @@ mod avx512 {
         acc
     }
 
-    /// `tile[r][j..j + 16V] ← α·acc[r] + β·tile[r][j..j + 16V]` for the rows the tile has.
+    /// The epilogue of rows `i..i + rows`, columns `j..j + 16V`.
+    ///
+    /// # Safety
+    /// Those entries of `out` exist, and the bias (if any) has `j + 16V` values.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn store<const V: usize>(
+    unsafe fn store<const V: usize>(
         acc: &[[__m512; V]; MR],
-        tile: &mut [&mut [f32]],
+        out: &Out,
+        i: usize,
+        rows: usize,
         j: usize,
-        alpha: f32,
-        beta: f32,
+        e: Epilogue,
     ) {
-        let (va, vb) = (_mm512_set1_ps(alpha), _mm512_set1_ps(beta));
-        for (row, acc) in tile.iter_mut().zip(acc) {
-            let out = &mut row[j..j + 16 * V];
+        let (va, vb, zero) = (_mm512_set1_ps(e.alpha), _mm512_set1_ps(e.beta), _mm512_setzero_ps());
+        for (r, acc) in acc.iter().enumerate().take(rows) {
             for (v, acc) in acc.iter().enumerate() {
-                // SAFETY: out has 16V entries.
+                // SAFETY: as the caller states.
                 unsafe {
-                    let p = out.as_mut_ptr().add(16 * v);
+                    let p = out.ptr.add((i + r) * out.ld + j + 16 * v);
                     let scaled = _mm512_mul_ps(va, *acc);
-                    let y = if beta == 0.0 {
+                    let mut y = if e.beta == 0.0 {
                         scaled
                     } else {
                         _mm512_add_ps(_mm512_mul_ps(vb, _mm512_loadu_ps(p)), scaled)
                     };
+                    if let Some(bias) = e.bias {
+                        y = _mm512_add_ps(_mm512_loadu_ps(bias.add(j + 16 * v)), y);
+                    }
+                    if e.relu {
+                        // max returns its second operand when either is NaN: NaN stays NaN, and
+                        // −0 stays −0, as in `relu`.
+                        y = _mm512_max_ps(zero, y);
+                    }
                     _mm512_storeu_ps(p, y);
                 }
             }
@@ -264,6 +335,42 @@ mod tests {
                 a.mapv(|v| v.abs() as f64).dot(&b.mapv(|v| v.abs() as f64)) * 64.0 * f32::EPSILON as f64;
             assert!(got.iter().zip(&want).zip(&bound).all(|((&g, &w), &e)| (g as f64 - w).abs() <= e));
         }
+    }
+
+    /// The fused layer is the unfused one to the bit: bias filled, the product accumulated into
+    /// it, then `relu` (NaN kept, −0 kept).
+    #[test]
+    fn dense_is_bias_then_product_then_relu_to_the_bit() {
+        use crate::nn::test_grad::normal_batch;
+        use rand::rngs::StdRng;
+        use rand::SeedableRng;
+        let mut rng = StdRng::seed_from_u64(10);
+        for (m, k, n) in [(37, 20, 48), (4, 1, 64), (130, 64, 64), (2, 3, 16)] {
+            let mut x: Array2<f32> = normal_batch(m, k, &mut rng);
+            x[[m / 2, 0]] = f32::NAN;
+            let w: Array2<f32> = normal_batch(k, n, &mut rng);
+            let b: Array2<f32> = normal_batch(1, n, &mut rng);
+            let mut bias = b.into_raw_vec_and_offset().0;
+            bias[0] = -0.0;
+            for relu in [false, true] {
+                let Some(got) = register_dense(&x.view(), &w.view(), &bias, relu) else {
+                    assert!(!has_avx512());
+                    return;
+                };
+                let mut want = Array2::from_shape_vec((m, n), bias.repeat(m)).unwrap();
+                assert!(register_gemm(1.0, &x.view(), &w.view(), 1.0, &mut want.view_mut()));
+                if relu {
+                    want.mapv_inplace(|z| if z < 0.0 { 0.0 } else { z });
+                }
+                assert!(
+                    got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()),
+                    "({m}, {k}, {n}) {relu}"
+                );
+                assert!(got.row(m / 2).iter().all(|v| v.is_nan()));
+            }
+        }
+        // a bias of the wrong length is declined
+        assert!(register_dense(&ints(4, 3, 1).view(), &ints(3, 16, 2).view(), &[0.0; 15], false).is_none());
     }
 
     #[test]
