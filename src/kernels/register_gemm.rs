@@ -6,8 +6,9 @@
 //! small enough to stay in cache, this kernel reads it in place: for a tile of `MR = 4` rows of
 //! `c` and 64 columns (four AVX-512 vectors of `f32`), the sixteen accumulators stay in
 //! registers while `k` runs, each step broadcasting four entries of `a` and loading one row
-//! segment of `b`. Only the four rows of `a` are gathered first (a `k × 4` buffer), so any
-//! layout of `a` is read the same way. Written with the AVX-512 intrinsics: the same loop left
+//! segment of `b`. A row-major `a` is broadcast straight from its rows; any other layout (a
+//! transposed activation in a backward) has the tile's four rows gathered into a `k × 4` buffer
+//! first. Written with the AVX-512 intrinsics: the same loop left
 //! to the auto-vectoriser kept the accumulators on the stack (9–29 GFLOP/s against
 //! matrixmultiply's 120). `f32` only, the type of the benchmarked workloads; `f64` products go
 //! to matrixmultiply.
